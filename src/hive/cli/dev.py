@@ -1,0 +1,206 @@
+"""`hive dev`: the whole product on one machine.
+
+Embedded PostgreSQL unless DATABASE_URL is set, migrations to head, then each
+installed service under granian (sandbox, gateway, and the dashboard when it
+is built), each given only the environment its role needs. Ctrl-C (or SIGTERM)
+stops the children first, then releases the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hive.cli.database import database_url
+from hive.cli.serve import granian_argv
+from hive.events import migrate
+from hive.events.database import data_dir, redact
+
+GENERATED = ("HIVE_INTERNAL_SECRET", "DASHBOARD_SESSION_SECRET", "HIVE_BOOTSTRAP_ADMIN_PASSWORD",
+             "HIVE_CREDENTIAL_KEY")
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `dev` verb."""
+    p = sub.add_parser("dev", help="run everything on this machine (embedded PostgreSQL)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.set_defaults(handler=_dev)
+
+
+def load_secrets(path: Path) -> dict[str, str]:
+    """Secrets from the environment, else from the 0600 file, else newly generated."""
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    out: dict[str, str] = {}
+    for name in GENERATED:
+        out[name] = os.environ.get(name) or stored.get(name) or secrets.token_urlsafe(32)
+    keep = {k: v for k, v in out.items() if not os.environ.get(k)} | {
+        k: v for k, v in stored.items() if k not in out
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keep, fh, indent=2)
+    os.chmod(path, 0o600)
+    return out
+
+
+@dataclass
+class Child:
+    """One service process started by `hive dev`."""
+
+    name: str
+    url: str
+    health: str
+    proc: subprocess.Popen[bytes]
+    env_keys: list[str] = field(default_factory=list)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _base_env() -> dict[str, str]:
+    """What every child inherits: the machine basics, never this process's secrets."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
+            "HIVE_LOG_LEVEL", "HIVE_MODEL_PROVIDERS", "HIVE_SANDBOX_CODEX_BIN",
+            "HIVE_SANDBOX_CODING_BACKEND", "HIVE_SANDBOX_CODEX_AUTH_MODE", "HIVE_SANDBOX_CODEX_MODEL",
+            "HIVE_SANDBOX_CODEX_SANDBOX_MODE", "HIVE_SANDBOX_CODEX_ENV_ALLOWLIST",
+            "HIVE_SANDBOX_COMMAND_ALLOWLIST", "HIVE_SANDBOX_REGISTRY_ALLOWLIST")
+    return {k: os.environ[k] for k in keep if k in os.environ}
+
+
+def _start(name: str, argv: list[str], env: dict[str, str], url: str, health: str,
+           log_dir: Path) -> Child:
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child for its life
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    return Child(name, url, health, proc, sorted(env))
+
+
+def _wait_healthy(child: Child, deadline_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if child.proc.poll() is not None:
+            return False
+        try:
+            if httpx.get(child.url + child.health, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _stop(children: list[Child]) -> None:
+    for c in children:
+        if c.proc.poll() is None:
+            os.killpg(c.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for c in children:
+        try:
+            c.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(c.proc.pid, signal.SIGKILL)
+            c.proc.wait()
+
+
+def _dev(args: argparse.Namespace) -> int:
+    data = data_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    os.chmod(data, 0o700)
+    secret = load_secrets(data / "secrets.json")
+    ports = {
+        "gateway": int(os.environ.get("HIVE_GATEWAY_PORT", "8080")),
+        "sandbox": int(os.environ.get("HIVE_SANDBOX_PORT", "8091")),
+        "dashboard": int(os.environ.get("HIVE_DASHBOARD_PORT", "3000")),
+    }
+    urls = {k: f"http://127.0.0.1:{v}" for k, v in ports.items()}
+    log_dir = data / "logs"
+    log_dir.mkdir(exist_ok=True)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    with database_url() as db:
+        print(f"database: {redact(db)}")
+        migrate.upgrade(db)
+        print(f"schema at {migrate.head_revision()}")
+        base = _base_env()
+        common = base | {
+            "DATABASE_URL": db,
+            "HIVE_INTERNAL_SECRET": secret["HIVE_INTERNAL_SECRET"],
+            "HIVE_GATEWAY_URL": urls["gateway"],
+            "HIVE_SANDBOX_URL": urls["sandbox"],
+            "HIVE_WORKSPACE": str(data / "workspace"),
+            "HIVE_DATA_DIR": str(data),
+        }
+        (data / "workspace").mkdir(exist_ok=True)
+        children: list[Child] = []
+        try:
+            if _installed("hive.sandbox.main"):
+                env = common | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
+                children.append(_start("sandbox", granian_argv("sandbox", "127.0.0.1", ports["sandbox"]),
+                                       env, urls["sandbox"], "/healthz", log_dir))
+            if _installed("hive.gateway.main"):
+                env = common | {
+                    "DASHBOARD_SESSION_SECRET": secret["DASHBOARD_SESSION_SECRET"],
+                    "HIVE_CREDENTIAL_KEY": secret["HIVE_CREDENTIAL_KEY"],
+                    "HIVE_BOOTSTRAP_ADMIN_PASSWORD": secret["HIVE_BOOTSTRAP_ADMIN_PASSWORD"],
+                    "HIVE_STRICT_STARTUP": "false",
+                    "HIVE_STARTUP_MIGRATION_MODE": "upgrade",
+                    "HIVE_METADATA_CREATE_ON_STARTUP": "false",
+                    "HIVE_COOKIE_SECURE": "false",
+                    "HIVE_POOL_BACKEND": os.environ.get("HIVE_POOL_BACKEND", "local"),
+                }
+                children.append(_start("gateway", granian_argv("gateway", "127.0.0.1", ports["gateway"]),
+                                       env, urls["gateway"], "/healthz", log_dir))
+            server_js = REPO_ROOT / "web" / ".next" / "standalone" / "server.js"
+            if not args.no_dashboard and server_js.exists():
+                env = base | {"PORT": str(ports["dashboard"]), "HOSTNAME": "127.0.0.1",
+                              "HIVE_GATEWAY_INTERNAL_URL": urls["gateway"]}
+                children.append(_start("dashboard", ["node", str(server_js)], env,
+                                       urls["dashboard"], "/dashboard-healthz", log_dir))
+            for child in children:
+                ok = _wait_healthy(child)
+                print(f"{child.name:<10} {child.url:<28} {'ready' if ok else 'NOT READY'}"
+                      f"  (log: {log_dir / (child.name + '.log')})")
+                if not ok:
+                    print(f"hive dev: {child.name} did not become healthy; see its log", file=sys.stderr)
+                    return 1
+            if any(c.name == "gateway" for c in children):
+                print(f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}"
+                      f"  (stored in {data / 'secrets.json'}, mode 0600)")
+            if not children:
+                print("no services are installed yet; the database is ready")
+            print("Ctrl-C stops everything")
+            while not stopping:
+                dead = [c for c in children if c.proc.poll() is not None]
+                if dead:
+                    print(f"hive dev: {dead[0].name} exited with {dead[0].proc.returncode}",
+                          file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+            return 0
+        finally:
+            _stop(children)
+            print("stopped")

@@ -1,0 +1,25 @@
+"""`hive`: the one command line of OpenHive (verbs are a public contract)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from hive.cli import admin, db, dev, projections, serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every verb and its options."""
+    parser = argparse.ArgumentParser(prog="hive", description="OpenHive control plane")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for module in (dev, db, serve, projections, admin):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `hive` console script."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    sys.exit(handler(args))
