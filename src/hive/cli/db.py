@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from hive.cli.database import database_url
 from hive.events import migrate
+
+from hive.cli.database import database_url
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,9 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dbsub.add_parser("check", help="exit non-zero unless the schema is at head").set_defaults(
         handler=_check
     )
-    dbsub.add_parser("current", help="print the current revision").set_defaults(
-        handler=_current
-    )
+    dbsub.add_parser("current", help="print the current revision").set_defaults(handler=_current)
 
 
 def _upgrade(args: argparse.Namespace) -> int:

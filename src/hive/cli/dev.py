@@ -21,14 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from hive.cli.database import database_url
-from hive.cli.serve import granian_argv
 from hive.events import migrate
 from hive.events.database import data_dir, redact
 
-GENERATED = ("HIVE_INTERNAL_SECRET", "DASHBOARD_SESSION_SECRET", "HIVE_BOOTSTRAP_ADMIN_PASSWORD",
-             "HIVE_CREDENTIAL_KEY")
+from hive.cli.database import database_url
+from hive.cli.serve import granian_argv
+
+GENERATED = (
+    "HIVE_INTERNAL_SECRET",
+    "DASHBOARD_SESSION_SECRET",
+    "HIVE_BOOTSTRAP_ADMIN_PASSWORD",
+    "HIVE_CREDENTIAL_KEY",
+)
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -76,19 +80,41 @@ def _installed(module: str) -> bool:
 
 def _base_env() -> dict[str, str]:
     """What every child inherits: the machine basics, never this process's secrets."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
-            "HIVE_LOG_LEVEL", "HIVE_MODEL_PROVIDERS", "HIVE_SANDBOX_CODEX_BIN",
-            "HIVE_SANDBOX_CODING_BACKEND", "HIVE_SANDBOX_CODEX_AUTH_MODE", "HIVE_SANDBOX_CODEX_MODEL",
-            "HIVE_SANDBOX_CODEX_SANDBOX_MODE", "HIVE_SANDBOX_CODEX_ENV_ALLOWLIST",
-            "HIVE_SANDBOX_COMMAND_ALLOWLIST", "HIVE_SANDBOX_REGISTRY_ALLOWLIST")
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "TMPDIR",
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "HIVE_LOG_LEVEL",
+        "HIVE_MODEL_PROVIDERS",
+        "HIVE_SANDBOX_CODEX_BIN",
+        "HIVE_SANDBOX_CODING_BACKEND",
+        "HIVE_SANDBOX_CODEX_AUTH_MODE",
+        "HIVE_SANDBOX_CODEX_MODEL",
+        "HIVE_SANDBOX_CODEX_SANDBOX_MODE",
+        "HIVE_SANDBOX_CODEX_ENV_ALLOWLIST",
+        "HIVE_SANDBOX_COMMAND_ALLOWLIST",
+        "HIVE_SANDBOX_REGISTRY_ALLOWLIST",
+    )
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
-def _start(name: str, argv: list[str], env: dict[str, str], url: str, health: str,
-           log_dir: Path) -> Child:
+def _start(
+    name: str, argv: list[str], env: dict[str, str], url: str, health: str, log_dir: Path
+) -> Child:
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child for its life
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return Child(name, url, health, proc, sorted(env))
 
 
@@ -159,8 +185,16 @@ def _dev(args: argparse.Namespace) -> int:
         try:
             if _installed("hive.sandbox.main"):
                 env = common | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
-                children.append(_start("sandbox", granian_argv("sandbox", "127.0.0.1", ports["sandbox"]),
-                                       env, urls["sandbox"], "/healthz", log_dir))
+                children.append(
+                    _start(
+                        "sandbox",
+                        granian_argv("sandbox", "127.0.0.1", ports["sandbox"]),
+                        env,
+                        urls["sandbox"],
+                        "/healthz",
+                        log_dir,
+                    )
+                )
             if _installed("hive.gateway.main"):
                 env = common | {
                     "DASHBOARD_SESSION_SECRET": secret["DASHBOARD_SESSION_SECRET"],
@@ -172,32 +206,60 @@ def _dev(args: argparse.Namespace) -> int:
                     "HIVE_COOKIE_SECURE": "false",
                     "HIVE_POOL_BACKEND": os.environ.get("HIVE_POOL_BACKEND", "local"),
                 }
-                children.append(_start("gateway", granian_argv("gateway", "127.0.0.1", ports["gateway"]),
-                                       env, urls["gateway"], "/healthz", log_dir))
+                children.append(
+                    _start(
+                        "gateway",
+                        granian_argv("gateway", "127.0.0.1", ports["gateway"]),
+                        env,
+                        urls["gateway"],
+                        "/healthz",
+                        log_dir,
+                    )
+                )
             server_js = REPO_ROOT / "web" / ".next" / "standalone" / "server.js"
             if not args.no_dashboard and server_js.exists():
-                env = base | {"PORT": str(ports["dashboard"]), "HOSTNAME": "127.0.0.1",
-                              "HIVE_GATEWAY_INTERNAL_URL": urls["gateway"]}
-                children.append(_start("dashboard", ["node", str(server_js)], env,
-                                       urls["dashboard"], "/dashboard-healthz", log_dir))
+                env = base | {
+                    "PORT": str(ports["dashboard"]),
+                    "HOSTNAME": "127.0.0.1",
+                    "HIVE_GATEWAY_INTERNAL_URL": urls["gateway"],
+                }
+                children.append(
+                    _start(
+                        "dashboard",
+                        ["node", str(server_js)],
+                        env,
+                        urls["dashboard"],
+                        "/dashboard-healthz",
+                        log_dir,
+                    )
+                )
             for child in children:
                 ok = _wait_healthy(child)
-                print(f"{child.name:<10} {child.url:<28} {'ready' if ok else 'NOT READY'}"
-                      f"  (log: {log_dir / (child.name + '.log')})")
+                print(
+                    f"{child.name:<10} {child.url:<28} {'ready' if ok else 'NOT READY'}"
+                    f"  (log: {log_dir / (child.name + '.log')})"
+                )
                 if not ok:
-                    print(f"hive dev: {child.name} did not become healthy; see its log", file=sys.stderr)
+                    print(
+                        f"hive dev: {child.name} did not become healthy; see its log",
+                        file=sys.stderr,
+                    )
                     return 1
             if any(c.name == "gateway" for c in children):
-                print(f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}"
-                      f"  (stored in {data / 'secrets.json'}, mode 0600)")
+                print(
+                    f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}"
+                    f"  (stored in {data / 'secrets.json'}, mode 0600)"
+                )
             if not children:
                 print("no services are installed yet; the database is ready")
             print("Ctrl-C stops everything")
             while not stopping:
                 dead = [c for c in children if c.proc.poll() is not None]
                 if dead:
-                    print(f"hive dev: {dead[0].name} exited with {dead[0].proc.returncode}",
-                          file=sys.stderr)
+                    print(
+                        f"hive dev: {dead[0].name} exited with {dead[0].proc.returncode}",
+                        file=sys.stderr,
+                    )
                     return 1
                 time.sleep(0.5)
             return 0

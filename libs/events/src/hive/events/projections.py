@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
-
 from hive.events.store import START, Cursor, EventStore, RecordedEvent
 
 

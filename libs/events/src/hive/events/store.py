@@ -28,7 +28,6 @@ from typing import Any, Final, Literal
 
 import asyncpg
 import msgspec
-
 from hive.contracts.events import Event, WorkRunEvent, decode_event, encode_event
 from hive.events.errors import (
     DuplicateEventId,
@@ -185,7 +184,9 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """An asyncpg pool whose connections carry the store's codecs."""
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection)
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init_connection
+    )
 
 
 _metadata_encoder = msgspec.json.Encoder()
@@ -234,7 +235,7 @@ class EventStore:
             sql, expected = _APPEND_EXACT, expected_version
         else:
             raise ValueError(f"bad expected version {expected_version!r}")
-        args = (
+        args: tuple[Any, ...] = (
             stream_id,
             expected,
             n,

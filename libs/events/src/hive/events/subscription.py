@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
-
 from hive.events.store import START, Cursor, EventStore, RecordedEvent
 
 CHANNEL = "hive_events"

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Final
 
 import msgspec
-
 from hive.contracts.api import (
     ArtifactView,
     AttemptView,
@@ -124,7 +123,7 @@ class WorkRunState(msgspec.Struct, kw_only=True):
             raise self._refuse(event, f"attempt {attempt_no} is not the current attempt")
         return current
 
-    def apply(self, event: WorkRunEvent, version: int, at: datetime) -> None:  # noqa: C901, PLR0912
+    def apply(self, event: WorkRunEvent, version: int, at: datetime) -> None:
         """Fold one event in place, or raise InvalidTransition leaving state unchanged."""
         if self.state is None and not isinstance(event, DevTaskCreated):
             raise self._refuse(event, "the stream must start with DevTaskCreated")
@@ -149,9 +148,7 @@ class WorkRunState(msgspec.Struct, kw_only=True):
                 self.baseline_commit = event.baseline_commit
                 self.manifest = event.manifest
             case AttemptStarted():
-                if self.state == "queued":
-                    pass
-                elif self.state in RESUMABLE and self.requeued_to is None:
+                if self.state == "queued" or (self.state in RESUMABLE and self.requeued_to is None):
                     pass
                 else:
                     raise self._refuse(event)

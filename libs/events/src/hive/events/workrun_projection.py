@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-
 from hive.events.snapshots import SnapshotStore
 from hive.events.store import EventStore, RecordedEvent
 from hive.events.workrun import (

@@ -1,0 +1,109 @@
+"""Task tokens: short-lived, signed, scoped credentials issued by the gateway.
+
+Format: `hvt.<base64url(claims JSON)>.<base64url(HMAC-SHA256)>`. The signing key
+is derived from `HIVE_INTERNAL_SECRET`, which the gateway and the sandbox share,
+so the sandbox verifies tokens offline; revocation is a `jti` row the gateway
+writes (checked by whoever holds a database handle). A token never carries a
+vendor key, only who it is for and what it may do.
+
+Scopes: `relay:model` (call the model relay), `sandbox:task:<task_id>` (the
+sandbox's routes of that one task).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+
+import msgspec
+
+PREFIX = "hvt"
+SCOPE_RELAY = "relay:model"
+
+
+def sandbox_task_scope(task_id: str) -> str:
+    """The scope granting the sandbox routes of one task."""
+    return f"sandbox:task:{task_id}"
+
+
+class TaskTokenClaims(msgspec.Struct, kw_only=True, frozen=True):
+    """What a task token asserts."""
+
+    jti: str
+    scopes: list[str]
+    exp: int
+    iat: int
+    task_id: str | None = None
+    agent_id: str | None = None
+
+
+class TokenError(Exception):
+    """A token was refused; `code` is the problem+json code to answer with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _key(secret: str) -> bytes:
+    # A derived key, so the raw internal secret never signs anything a client holds.
+    return hashlib.sha256(b"openhive task-token v1\x00" + secret.encode()).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue(
+    secret: str,
+    *,
+    scopes: list[str],
+    ttl_s: int,
+    task_id: str | None = None,
+    agent_id: str | None = None,
+    now: float | None = None,
+) -> tuple[str, TaskTokenClaims]:
+    """Sign a new token; return it with its claims."""
+    issued = int(now if now is not None else time.time())
+    claims = TaskTokenClaims(
+        jti=uuid.uuid4().hex,
+        scopes=list(scopes),
+        exp=issued + ttl_s,
+        iat=issued,
+        task_id=task_id,
+        agent_id=agent_id,
+    )
+    body = _b64(msgspec.json.encode(claims))
+    sig = _b64(hmac.new(_key(secret), f"{PREFIX}.{body}".encode(), hashlib.sha256).digest())
+    return f"{PREFIX}.{body}.{sig}", claims
+
+
+def verify(secret: str, token: str, *, now: float | None = None) -> TaskTokenClaims:
+    """Check signature and expiry; raise TokenError (`unauthorized`, `token_expired`)."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise TokenError("unauthorized", "not a task token")
+    expected = hmac.new(_key(secret), f"{PREFIX}.{parts[1]}".encode(), hashlib.sha256).digest()
+    try:
+        given = _unb64(parts[2])
+        claims = msgspec.json.decode(_unb64(parts[1]), type=TaskTokenClaims)
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise TokenError("unauthorized", "malformed task token") from exc
+    if not hmac.compare_digest(expected, given):
+        raise TokenError("unauthorized", "bad task token signature")
+    if claims.exp <= (now if now is not None else time.time()):
+        raise TokenError("token_expired", "task token expired")
+    return claims
+
+
+def require_scope(claims: TaskTokenClaims, scope: str) -> None:
+    """Raise TokenError(`token_scope`) unless the token carries `scope`."""
+    if scope not in claims.scopes:
+        raise TokenError("token_scope", f"task token lacks scope {scope}")

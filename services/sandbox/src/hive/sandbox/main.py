@@ -1,0 +1,78 @@
+"""Composition root of the sandbox: settings -> database -> services -> routes.
+
+The only place that picks backends from settings. `app` is what granian serves
+(`hive serve sandbox`); startup fails fast, with one line naming the reason,
+when the settings are invalid or the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from hive.contracts.http import EXCEPTION_HANDLERS
+from hive.events import EventStore, create_pool
+from hive.events.database import redact
+from hive.sandbox.api import health
+from hive.sandbox.auth import authenticated
+from hive.sandbox.settings import SandboxSettings
+from litestar import Litestar, Router
+from litestar.datastructures import State
+
+log = logging.getLogger("hive.sandbox")
+
+
+def _fail(reason: str) -> None:
+    print(f"hive sandbox: startup failed: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(3)
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Connect the database, then start the services (and stop them in reverse)."""
+    settings: SandboxSettings = app.state.settings
+    if settings.database_url is None:
+        _fail("DATABASE_URL is required (task metadata and events are persisted)")
+    assert settings.database_url is not None
+    try:
+        pool = await create_pool(settings.database_url, min_size=1, max_size=10)
+    except (OSError, Exception) as exc:  # asyncpg raises many kinds on connect
+        _fail(f"cannot reach the database at {redact(settings.database_url)}: {exc}")
+        raise
+    app.state.pool = pool
+    app.state.store = EventStore(pool)
+    app.state.db_status = "ok"
+    try:
+        app.state.ready = True
+        yield
+    finally:
+        app.state.ready = False
+        await pool.close()
+
+
+def create_app(settings: SandboxSettings | None = None) -> Litestar:
+    """Build the sandbox app (tests pass their own settings)."""
+    if settings is None:
+        try:
+            settings = SandboxSettings.from_env()
+        except ValueError as exc:
+            _fail(str(exc))
+            raise
+    protected = Router(path="/", route_handlers=[], guards=[authenticated])
+    return Litestar(
+        route_handlers=[health.healthz, protected],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        state=State({"settings": settings, "ready": False}),
+        openapi_config=None,
+    )
+
+
+def __getattr__(name: str) -> Litestar:
+    # `hive.sandbox.main:app` is built on first access, so importing this module
+    # (tests, tooling) never reads the environment or exits.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

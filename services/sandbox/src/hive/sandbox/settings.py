@@ -1,0 +1,83 @@
+"""Sandbox settings: one Struct, loaded once from the environment, validated at startup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_COMMAND_ALLOWLIST = (
+    "git,python,python3,pip,pip3,uv,pytest,node,npm,npx,make,ls,cat,grep,rg,diff,patch,"
+    "find,head,tail,wc,sort,uniq,cut,tr,sed,awk,echo,true,false,mkdir,cp,mv,rm,touch,"
+    "test,sleep,tar,gzip,ruff,mypy,go,cargo,rustc,java,javac,mvn,gradle,printf,pwd,"
+    "basename,dirname,realpath,stat,file,chmod,ln,yes,seq,tee"
+)
+DEFAULT_REGISTRY_ALLOWLIST = "pypi.org,files.pythonhosted.org,registry.npmjs.org"
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Everything the sandbox reads from its environment."""
+
+    database_url: str | None
+    internal_secret: str
+    root: Path
+    gateway_url: str | None = None
+    sandbox_url: str | None = None
+    command_allowlist: list[str]
+    registry_allowlist: list[str]
+    log_cap_bytes: int = 64 * 1024 * 1024
+    preview_bytes: int = 4096
+    kill_grace_s: float = 5.0
+    default_timeout_s: float = 1800.0
+    max_memory_bytes: int | None = None
+    max_cpu_s: int | None = None
+    coding_backend: str = "codex_cli"
+    lease_ttl_s: float = 30.0
+    worker_enabled: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> SandboxSettings:
+        """Read HIVE_SANDBOX_* and friends; raise ValueError naming a bad setting."""
+        e = dict(os.environ if env is None else env)
+        secret = e.get("HIVE_INTERNAL_SECRET", "")
+        if not secret:
+            raise ValueError("HIVE_INTERNAL_SECRET is required")
+
+        def num(name: str, default: float | None) -> float | None:
+            raw = e.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+        mem = num("HIVE_SANDBOX_MAX_MEMORY_BYTES", None)
+        cpu = num("HIVE_SANDBOX_MAX_CPU_S", None)
+        return cls(
+            database_url=e.get("DATABASE_URL") or None,
+            internal_secret=secret,
+            root=Path(e.get("HIVE_SANDBOX_ROOT", "/sandbox")).absolute(),
+            gateway_url=e.get("HIVE_GATEWAY_URL") or None,
+            sandbox_url=e.get("HIVE_SANDBOX_URL") or None,
+            command_allowlist=_csv(
+                e.get("HIVE_SANDBOX_COMMAND_ALLOWLIST", DEFAULT_COMMAND_ALLOWLIST)
+            ),
+            registry_allowlist=_csv(
+                e.get("HIVE_SANDBOX_REGISTRY_ALLOWLIST", DEFAULT_REGISTRY_ALLOWLIST)
+            ),
+            log_cap_bytes=int(num("HIVE_SANDBOX_LOG_CAP_BYTES", 64 * 1024 * 1024) or 0),
+            preview_bytes=int(num("HIVE_SANDBOX_PREVIEW_BYTES", 4096) or 4096),
+            kill_grace_s=float(num("HIVE_SANDBOX_KILL_GRACE_S", 5.0) or 5.0),
+            default_timeout_s=float(num("HIVE_SANDBOX_DEFAULT_TIMEOUT_S", 1800.0) or 1800.0),
+            max_memory_bytes=int(mem) if mem else None,
+            max_cpu_s=int(cpu) if cpu else None,
+            coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
+            lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
+            worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),
+        )
