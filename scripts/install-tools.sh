@@ -1,6 +1,29 @@
 #!/usr/bin/env bash
 # Project-local tools that are not Python packages. Idempotent; installs only what is missing.
-# (Later issues add the pinned Codex CLI and the dashboard's npm ci here.)
+# (Later issues add the dashboard's npm ci here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git >/dev/null; }
+
+# The pinned Codex CLI (codex_cli backend): `npm ci` from the committed lock in tools/codex
+# into .tools/codex, so the version and every tarball hash are exact. Skipped when the
+# installed tree was built from the same lock (the stamp is the lock's sha256).
+install_codex() {
+  local src=tools/codex dest=.tools/codex
+  local want have
+  want=$(sha256sum "$src/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "$dest/.lock-sha256" 2>/dev/null || true)
+  if [[ "$want" == "$have" && -x "$dest/node_modules/.bin/codex" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "install-tools: npm not found; the codex_cli backend will report the CLI as missing" >&2
+    return 0
+  fi
+  echo "install-tools: installing the pinned Codex CLI into $dest" >&2
+  mkdir -p "$dest"
+  cp "$src/package.json" "$src/package-lock.json" "$dest/"
+  npm ci --prefix "$dest" --no-audit --no-fund --loglevel=error >&2
+  echo "$want" >"$dest/.lock-sha256"
+}
+install_codex
