@@ -28,7 +28,14 @@ from typing import Any, Final, Literal
 
 import asyncpg
 import msgspec
-from hive.contracts.events import Event, WorkRunEvent, decode_event, encode_event
+from hive.contracts.events import (
+    EVENT_TYPES,
+    Event,
+    UnknownEventType,
+    WorkRunEvent,
+    decode_event,
+    encode_event,
+)
 from hive.events.errors import (
     DuplicateEventId,
     StreamArchived,
@@ -226,6 +233,10 @@ class EventStore:
         batch = [e if isinstance(e, NewEvent) else NewEvent(e) for e in events]
         if not batch:
             raise ValueError("append needs at least one event")
+        for e in batch:
+            # Refuse what no decoder can read back: one such event breaks every rebuild.
+            if EVENT_TYPES.get(type(e.event).__name__) is not type(e.event):
+                raise UnknownEventType(type(e.event).__name__)
         n = len(batch)
         if expected_version == ANY:
             sql, expected = _APPEND_ANY, -1
