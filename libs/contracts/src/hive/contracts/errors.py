@@ -30,6 +30,9 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     CONFLICT = "conflict"
     INTERNAL_ERROR = "internal_error"
+    TOKEN_REVOKED = "token_revoked"
+    CSRF_FAILED = "csrf_failed"
+    UNAVAILABLE = "unavailable"
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

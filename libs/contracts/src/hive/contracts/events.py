@@ -194,6 +194,30 @@ class TaskCancelled(Event, kw_only=True, frozen=True):
     cancelled_at: datetime
 
 
+class ModelCallRecorded(Event, kw_only=True, frozen=True):
+    """One call through the gateway's model relay (never on a workrun stream).
+
+    Recorded on `relaycalls-task-<task_id>` or `relaycalls-agent-<agent_id>`;
+    token counts are None when the upstream did not report them.
+    """
+
+    jti: str
+    task_id: str | None = None
+    agent_id: str | None = None
+    provider_id: str
+    model: str
+    endpoint: str
+    stream: bool = False
+    status_code: int
+    outcome: Literal["ok", "upstream_error", "unreachable", "client_disconnected"]
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    latency_ms: float
+    first_byte_ms: float | None = None
+    recorded_at: datetime
+
+
 WorkRunEvent = (
     DevTaskCreated
     | WorkspaceSeeded
@@ -211,6 +235,7 @@ WorkRunEvent = (
     | TaskRejected
     | TaskRequeued
     | TaskCancelled
+    | ModelCallRecorded
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -232,6 +257,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TaskRejected,
         TaskRequeued,
         TaskCancelled,
+        ModelCallRecorded,
     )
 }
 

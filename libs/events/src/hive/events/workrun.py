@@ -30,6 +30,7 @@ from hive.contracts.events import (
     CommandFinished,
     CommandStarted,
     DevTaskCreated,
+    ModelCallRecorded,
     PatchApplied,
     PatchApplyFailed,
     PatchProposed,
@@ -267,6 +268,9 @@ class WorkRunState(msgspec.Struct, kw_only=True):
                     raise self._refuse(event)
                 self.state = "cancelled"
                 self.reason = event.reason
+            case ModelCallRecorded():
+                # Relay accounting lives on relaycalls-* streams; tolerated, never folded.
+                pass
             case _:  # pragma: no cover - the union is closed
                 raise self._refuse(event, "unknown event")
         self.stream_version = version
