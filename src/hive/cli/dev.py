@@ -245,6 +245,11 @@ def _dev(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                     return 1
+            if _installed("hive.sandbox.codex.install"):
+                from hive.sandbox.codex import install as codex_install
+
+                codex = codex_install.probe(os.environ.get("HIVE_SANDBOX_CODEX_BIN") or None)
+                print(f"{'codex':<10} {codex.describe()}")
             if any(c.name == "gateway" for c in children):
                 print(
                     f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}"

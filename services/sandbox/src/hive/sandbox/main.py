@@ -7,6 +7,7 @@ when the settings are invalid or the database cannot be reached.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from hive.events import EventStore, create_pool
 from hive.events.database import redact
 from hive.sandbox.api import health
 from hive.sandbox.auth import authenticated
+from hive.sandbox.codex import install as codex_install
 from hive.sandbox.settings import SandboxSettings
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -44,6 +46,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.pool = pool
     app.state.store = EventStore(pool)
     app.state.db_status = "ok"
+    # Probed once (a `codex --version` subprocess); /healthz shows the cached result.
+    codex = await asyncio.to_thread(codex_install.probe, settings.codex.bin)
+    app.state.codex_info = codex.as_health()
     try:
         app.state.ready = True
         yield

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import msgspec
+from hive.sandbox.codex.settings import CodexSettings
 
 DEFAULT_COMMAND_ALLOWLIST = (
     "git,python,python3,pip,pip3,uv,pytest,node,npm,npx,make,ls,cat,grep,rg,diff,patch,"
@@ -39,6 +40,7 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     coding_backend: str = "codex_cli"
     lease_ttl_s: float = 30.0
     worker_enabled: bool = True
+    codex: CodexSettings = msgspec.field(default_factory=CodexSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> SandboxSettings:
@@ -80,4 +82,5 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
             lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
             worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),
+            codex=CodexSettings.from_env(e),
         )
