@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from hive.events import migrate
-
 from hive.cli.database import database_url
+from hive.events import migrate
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -23,3 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     sys.exit(handler(args))
+
+
+if __name__ == "__main__":
+    main()

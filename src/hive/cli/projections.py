@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from hive.events import EventStore, ProjectionRunner, WorkRunProjection, create_pool
-from hive.events.projections import Projection
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hive.cli.database import database_url
+from hive.events import EventStore, ProjectionRunner, WorkRunProjection, create_pool
+from hive.events.projections import Projection
 
 PROJECTIONS: dict[str, type[Projection]] = {WorkRunProjection.name: WorkRunProjection}
 

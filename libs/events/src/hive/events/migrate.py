@@ -13,8 +13,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from hive.events.database import sqlalchemy_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from hive.events.database import sqlalchemy_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
+
 from hive.events.store import START, Cursor, EventStore, RecordedEvent
 
 
 class RebuildFold(Protocol):
     """In-memory state of a rebuild: folds batches, then writes every row once."""
 
-    def fold(self, events: Sequence[RecordedEvent]) -> None:
-        """Fold a batch of events in global order."""
+    def fold(self, rows: Sequence[asyncpg.Record]) -> None:
+        """Fold rows `(stream_id, stream_version, event_type, schema_version, payload,
+        recorded_at)`, ordered by stream then version (not by global order)."""
 
     async def write(self, conn: asyncpg.Connection) -> int:
         """Write the folded read model; return the row count."""
@@ -133,26 +135,59 @@ class ProjectionRunner:
         batch_size: int = 20_000,
         progress: Progress | None = None,
     ) -> RebuildReport:
-        """Replay every event into an emptied read model, in one transaction."""
+        """Replay every event into an emptied read model, in one transaction.
+
+        The transaction is REPEATABLE READ and reads only below the xid8 horizon
+        taken at its start: that set of events is fixed and complete, so it can be
+        scanned in primary-key order (stream, version) with a server-side cursor
+        instead of paging the global order, and the projection's cursor is set to
+        the largest (tx_id, global_position) of the set. Events of later
+        transactions all lie above that cursor and are left to `catch_up`.
+        """
         started = time.perf_counter()
         events_seen = 0
-        async with self.store.pool.acquire() as conn, conn.transaction():
+        categories = list(projection.categories) if projection.categories else None
+        async with (
+            self.store.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read"),
+        ):
+            horizon = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
             await self._lock_cursor(conn, projection.name)
             await projection.reset(conn)
             fold = projection.begin_rebuild()
-            cursor = START
-            while True:
-                batch = await self.store.read_all(
-                    cursor, limit=batch_size, categories=projection.categories, conn=conn
-                )
-                if not batch:
-                    break
+            scan = conn.cursor(
+                "SELECT stream_id, stream_version, event_type, schema_version, payload, "
+                "recorded_at FROM events WHERE tx_id < $1::text::xid8 "
+                "AND ($2::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($2)) "
+                "ORDER BY stream_id, stream_version",
+                horizon,
+                categories,
+                prefetch=batch_size,
+            )
+            batch: list[asyncpg.Record] = []
+            async for row in scan:
+                batch.append(row)
+                if len(batch) == batch_size:
+                    fold.fold(batch)
+                    events_seen += len(batch)
+                    if progress is not None:
+                        progress(len(batch))
+                    batch = []
+            if batch:
                 fold.fold(batch)
-                cursor = batch[-1].cursor
                 events_seen += len(batch)
                 if progress is not None:
                     progress(len(batch))
             rows = await fold.write(conn)
+            last = await conn.fetchrow(
+                "SELECT tx_id::text AS tx_id, global_position FROM events "
+                "WHERE tx_id < $1::text::xid8 "
+                "AND ($2::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($2)) "
+                "ORDER BY tx_id DESC, global_position DESC LIMIT 1",
+                horizon,
+                categories,
+            )
+            cursor = START if last is None else Cursor(int(last["tx_id"]), last["global_position"])
             await conn.execute(
                 "UPDATE projection_cursors SET tx_id = $2::text::xid8, global_position = $3, "
                 "events_processed = $4, code_version = $5, updated_at = now() WHERE name = $1",

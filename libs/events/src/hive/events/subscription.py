@@ -1,8 +1,9 @@
 """Follow the global order live: catch up, then wait for a NOTIFY hint or the poll interval.
 
 LISTEN/NOTIFY is only a wake-up hint: notifications can be dropped (a listener
-connection that reconnects misses them) and they fire at commit, before the
-event may be below the xid8 horizon. So the subscriber also polls, and it never
+connection that reconnects misses them), they are sent after appends return
+(store.Notifier), and an event may not yet be below the xid8 horizon when one
+arrives. So the subscriber also polls, and it never
 trusts a notification's content, only re-reads from its cursor.
 """
 
@@ -13,9 +14,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
-from hive.events.store import START, Cursor, EventStore, RecordedEvent
 
-CHANNEL = "hive_events"
+from hive.events.store import CHANNEL, START, Cursor, EventStore, RecordedEvent
 
 
 async def subscribe(

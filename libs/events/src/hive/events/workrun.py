@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Final
 
 import msgspec
+
 from hive.contracts.api import (
     ArtifactView,
     AttemptView,

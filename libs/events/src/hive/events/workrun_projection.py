@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
+
+from hive.contracts.events import decode_event
 from hive.events.snapshots import SnapshotStore
 from hive.events.store import EventStore, RecordedEvent
 from hive.events.workrun import (
@@ -57,8 +59,13 @@ class _RebuildFold:
     def __init__(self) -> None:
         self.states: dict[str, WorkRunState] = {}
 
-    def fold(self, events: Sequence[RecordedEvent]) -> None:
-        fold_into(self.states, events)
+    def fold(self, rows: Sequence[asyncpg.Record]) -> None:
+        states = self.states
+        for stream, version, event_type, schema_version, payload, recorded_at in rows:
+            st = states.get(stream)
+            if st is None:
+                st = states[stream] = WorkRunState()
+            st.apply(decode_event(event_type, schema_version, payload), version, recorded_at)
 
     async def write(self, conn: asyncpg.Connection) -> int:
         records = [
@@ -113,9 +120,9 @@ class WorkRunRepository:
         state = WorkRunState()
         if use_snapshot and (snap := await self.snapshots.load(sid)) is not None:
             state = decode_state(snap.state)
-        tail = await self.store.read_stream(sid, after_version=state.stream_version)
-        for rec in tail:
-            state.apply(rec.decode(), rec.stream_version, rec.recorded_at)
+        tail = await self.store.read_stream_for_fold(sid, after_version=state.stream_version)
+        for version, event_type, schema_version, payload, recorded_at in tail:
+            state.apply(decode_event(event_type, schema_version, payload), version, recorded_at)
         if state.state is None:
             return None
         if use_snapshot and len(tail) >= self.snapshot_every:
