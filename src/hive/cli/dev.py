@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from hive.events import migrate
-from hive.events.database import data_dir, redact
 
 from hive.cli.database import database_url
 from hive.cli.serve import granian_argv
+from hive.events import migrate
+from hive.events.database import data_dir, redact
 
 GENERATED = (
     "HIVE_INTERNAL_SECRET",
