@@ -38,12 +38,19 @@ class CreateCommand(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
 
 
 class StreamPreview(msgspec.Struct, kw_only=True):
-    """A bounded view of one output stream: head and tail, never the whole log."""
+    """A bounded view of one output stream: head and tail, never the whole log.
+
+    `size_bytes` is what the command wrote to the stream; `omitted_bytes` what
+    the preview does not show (`truncated` when that is more than zero; the log
+    URL has the rest); `log_omitted_bytes` what was dropped past the sandbox's
+    per-stream log cap and is therefore in no log at all.
+    """
 
     preview: str
     size_bytes: int
     omitted_bytes: int
     truncated: bool
+    log_omitted_bytes: int = 0
 
 
 class Retrieval(msgspec.Struct, kw_only=True):
