@@ -122,7 +122,7 @@ _COLUMNS = (
     "payload, metadata, tx_id::text AS tx_id, recorded_at"
 )
 
-_INSERT_TAIL = """
+_INSERT_BATCH = """
 INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata)
 SELECT $1::text, s.prev + e.ord, e.event_id, e.event_type, e.schema_version, e.payload, e.metadata
 FROM s, unnest($5::uuid[], $6::text[], $7::int[], $8::jsonb[], $9::jsonb[])
@@ -131,30 +131,30 @@ ORDER BY e.ord
 RETURNING stream_version, global_position
 """
 
+# The common case (one checkpoint, one command record) skips array encoding and unnest.
+_INSERT_ONE = """
+INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, payload, metadata)
+SELECT $1::text, s.prev + 1, $5::uuid, $6::text, $7::int, $8::jsonb, $9::jsonb FROM s
+RETURNING stream_version, global_position
+"""
+
 # $1 stream, $2 expected, $3 batch size, $4 hard limit, $5..$9 columns, $10 category
-_APPEND_EXACT = (
-    """
+_BUMP_EXACT = """
 WITH s AS (
     UPDATE streams SET version = version + $3, updated_at = now()
     WHERE stream_id = $1 AND version = $2 AND NOT archived AND version + $3 <= $4
     RETURNING version - $3 AS prev
 )"""
-    + _INSERT_TAIL
-)
 
-_APPEND_NO_STREAM = (
-    """
+_BUMP_NO_STREAM = """
 WITH s AS (
     INSERT INTO streams (stream_id, category, version)
     SELECT $1::text, $10::text, $3::bigint WHERE $2::bigint = 0 AND $3 <= $4
     ON CONFLICT (stream_id) DO NOTHING
     RETURNING 0::bigint AS prev
 )"""
-    + _INSERT_TAIL
-)
 
-_APPEND_ANY = (
-    """
+_BUMP_ANY = """
 WITH s AS (
     INSERT INTO streams AS st (stream_id, category, version)
     SELECT $1::text, $10::text, $3::bigint WHERE $2::bigint = -1 AND $3 <= $4
@@ -162,8 +162,6 @@ WITH s AS (
         WHERE NOT st.archived AND st.version + $3 <= $4
     RETURNING st.version - $3 AS prev
 )"""
-    + _INSERT_TAIL
-)
 
 
 def _row_to_event(row: asyncpg.Record) -> RecordedEvent:
@@ -293,25 +291,45 @@ class EventStore:
                 raise UnknownEventType(type(e.event).__name__)
         n = len(batch)
         if expected_version == ANY:
-            sql, expected = _APPEND_ANY, -1
+            bump, expected = _BUMP_ANY, -1
         elif expected_version in (NO_STREAM, 0):
-            sql, expected = _APPEND_NO_STREAM, 0
+            bump, expected = _BUMP_NO_STREAM, 0
         elif isinstance(expected_version, int) and expected_version > 0:
-            sql, expected = _APPEND_EXACT, expected_version
+            bump, expected = _BUMP_EXACT, expected_version
         else:
             raise ValueError(f"bad expected version {expected_version!r}")
-        args: tuple[Any, ...] = (
-            stream_id,
-            expected,
-            n,
-            self.hard_length,
-            [e.event_id for e in batch],
-            [type(e.event).__name__ for e in batch],
-            [type(e.event).SCHEMA_VERSION for e in batch],
-            [encode_event(e.event) for e in batch],
-            [None if e.metadata is None else _metadata_encoder.encode(e.metadata) for e in batch],
-        )
-        if sql is not _APPEND_EXACT:  # only stream creation needs the category
+        args: tuple[Any, ...]
+        if n == 1:
+            e = batch[0]
+            sql = bump + _INSERT_ONE
+            args = (
+                stream_id,
+                expected,
+                1,
+                self.hard_length,
+                e.event_id,
+                type(e.event).__name__,
+                type(e.event).SCHEMA_VERSION,
+                encode_event(e.event),
+                None if e.metadata is None else _metadata_encoder.encode(e.metadata),
+            )
+        else:
+            sql = bump + _INSERT_BATCH
+            args = (
+                stream_id,
+                expected,
+                n,
+                self.hard_length,
+                [e.event_id for e in batch],
+                [type(e.event).__name__ for e in batch],
+                [type(e.event).SCHEMA_VERSION for e in batch],
+                [encode_event(e.event) for e in batch],
+                [
+                    None if e.metadata is None else _metadata_encoder.encode(e.metadata)
+                    for e in batch
+                ],
+            )
+        if bump is not _BUMP_EXACT:  # only stream creation needs the category
             args = (*args, category_of(stream_id))
         try:
             if conn is None:
