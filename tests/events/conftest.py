@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
+
 from hive.events import EventStore, create_pool, migrate
 from hive.events.database import with_database
 
@@ -60,9 +61,7 @@ async def private_pool(private_database_url: str) -> AsyncIterator[asyncpg.Pool]
 async def private_store(private_pool: asyncpg.Pool) -> AsyncIterator[EventStore]:
     """An EventStore on an emptied private database (one test's global state)."""
     async with private_pool.acquire() as conn:
-        await conn.execute(
-            "TRUNCATE events, streams, projection_cursors, snapshots, work_runs"
-        )
+        await conn.execute("TRUNCATE events, streams, projection_cursors, snapshots, work_runs")
     yield EventStore(private_pool)
 
 

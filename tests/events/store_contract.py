@@ -18,6 +18,9 @@ from typing import Any, ClassVar
 
 import msgspec
 import pytest
+from global_reader import read_all_until
+from workrun_events import approved, artifact, at, command_started, created, seeded
+
 from hive.contracts.events import (
     UPCASTERS,
     Event,
@@ -36,9 +39,6 @@ from hive.events import (
     StreamTooLong,
     VersionConflict,
 )
-
-from workrun_events import approved, artifact, at, command_started, created, seeded
-from global_reader import read_all_until
 
 StoreFactory = Callable[..., EventStore]
 
@@ -79,7 +79,12 @@ class EventStoreContract:
         raise NotImplementedError
 
     async def write_raw(
-        self, store: EventStore, stream_id: str, event_type: str, schema_version: int, payload: bytes
+        self,
+        store: EventStore,
+        stream_id: str,
+        event_type: str,
+        schema_version: int,
+        payload: bytes,
     ) -> None:
         """Store one event as version 1 of a new stream exactly as given (as older code
         or another writer would have stored it), bypassing `append`'s encoding."""
@@ -235,9 +240,7 @@ class EventStoreContract:
         with pytest.raises(StreamArchived) as err:
             await store.append(stream, events(1), expected)
         assert err.value.stream_id == stream
-        assert [e.event_id for e in await store.read_stream(stream)] == [
-            e.event_id for e in batch
-        ]
+        assert [e.event_id for e in await store.read_stream(stream)] == [e.event_id for e in batch]
 
     @pytest.mark.parametrize("expected", [2, ANY])
     async def test_hard_length_refuses_and_writes_nothing(
@@ -359,9 +362,7 @@ class EventStoreContract:
         together = await read_all_until(store, 3, categories=[cat])
         assert len({e.tx_id for e in together}) == 1
 
-    async def test_append_in_caller_transaction_rolls_back_with_it(
-        self, store: EventStore
-    ) -> None:
+    async def test_append_in_caller_transaction_rolls_back_with_it(self, store: EventStore) -> None:
         cat = new_category()
         with pytest.raises(Rollback):
             async with self.caller_transaction(store) as conn:
@@ -370,9 +371,7 @@ class EventStoreContract:
         assert await store.stream_version(f"{cat}-a") == 0
         assert await store.read_stream(f"{cat}-a") == []
 
-    async def test_conflict_in_caller_transaction_leaves_it_usable(
-        self, store: EventStore
-    ) -> None:
+    async def test_conflict_in_caller_transaction_leaves_it_usable(self, store: EventStore) -> None:
         cat = new_category()
         await store.append(f"{cat}-a", events(1), NO_STREAM)
         async with self.caller_transaction(store) as conn:

@@ -9,10 +9,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from store_contract import EventStoreContract, StoreFactory, events, new_category
+
 from hive.events import NO_STREAM, EventStore, VersionConflict
 from hive.events.store import category_of
-
-from store_contract import EventStoreContract, StoreFactory, events, new_category
 
 
 class TestPostgresEventStore(EventStoreContract):
@@ -33,7 +33,12 @@ class TestPostgresEventStore(EventStoreContract):
             yield conn
 
     async def write_raw(
-        self, store: EventStore, stream_id: str, event_type: str, schema_version: int, payload: bytes
+        self,
+        store: EventStore,
+        stream_id: str,
+        event_type: str,
+        schema_version: int,
+        payload: bytes,
     ) -> None:
         async with store.pool.acquire() as conn, conn.transaction():
             await conn.execute(
@@ -53,9 +58,7 @@ class TestPostgresEventStore(EventStoreContract):
 
     # -- PostgreSQL specifics ------------------------------------------------------------
 
-    async def test_failed_version_check_draws_no_global_position(
-        self, store: EventStore
-    ) -> None:
+    async def test_failed_version_check_draws_no_global_position(self, store: EventStore) -> None:
         # The session database sees one writer at a time (this process), so the
         # identity sequence moves only for our appends.
         stream = f"{new_category()}-s"

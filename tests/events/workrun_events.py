@@ -42,7 +42,9 @@ def at(seconds: int) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def created(task_id: str, *, project_id: str = "proj", requeued_from: str | None = None) -> DevTaskCreated:
+def created(
+    task_id: str, *, project_id: str = "proj", requeued_from: str | None = None
+) -> DevTaskCreated:
     """DevTaskCreated for `task_id`."""
     return DevTaskCreated(
         task_id=task_id,
@@ -133,7 +135,9 @@ def artifact(name: str, attempt_no: int | None = 1) -> ArtifactRecorded:
 
 def command_started(command_id: str) -> CommandStarted:
     """CommandStarted."""
-    return CommandStarted(command_id=command_id, argv=["git", "status"], cwd="/repo", started_at=at(3))
+    return CommandStarted(
+        command_id=command_id, argv=["git", "status"], cwd="/repo", started_at=at(3)
+    )
 
 
 def command_finished(command_id: str) -> CommandFinished:
@@ -167,7 +171,9 @@ def applied() -> PatchApplied:
 
 def apply_failed() -> PatchApplyFailed:
     """PatchApplyFailed."""
-    return PatchApplyFailed(mode="direct", target="/work/repo", reason="conflict", failed_at=at(101))
+    return PatchApplyFailed(
+        mode="direct", target="/work/repo", reason="conflict", failed_at=at(101)
+    )
 
 
 def rejected() -> TaskRejected:
