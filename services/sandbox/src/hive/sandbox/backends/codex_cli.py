@@ -1,0 +1,284 @@
+"""The `codex_cli` coding backend: the real Codex CLI as a governed subprocess.
+
+Per attempt: a fresh HOME / CODEX_HOME / TMPDIR under the task's scratch dir,
+a config.toml with the provider and everything that calls out turned off, the
+env scrubber's minimal environment plus what the auth mode allows (in relay
+mode one task token from the gateway, scoped `relay:model`, bound to the task,
+expiring with the attempt). Codex's `--json` stream is folded live into
+checkpoints and command records; the last message becomes an artifact.
+Cancel and the attempt timeout stop Codex and every process it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from hive.contracts.relay_client import IssuedTokenSource, RelayError
+from hive.contracts.tokens import SCOPE_RELAY
+from hive.sandbox.backends.base import (
+    AttemptContext,
+    AttemptResult,
+    BackendUnavailable,
+    CommandEndState,
+)
+from hive.sandbox.codex import install as codex_install
+from hive.sandbox.codex import invocation
+from hive.sandbox.codex.events import (
+    CheckpointDue,
+    CodexEventMapper,
+    CommandBegan,
+    CommandEnded,
+)
+from hive.sandbox.codex.invocation import AttemptPaths, CodexConfigError, Provider
+from hive.sandbox.codex.process import CodexProcess
+from hive.sandbox.codex.settings import CodexSettings
+from hive.sandbox.settings import SandboxSettings
+
+log = logging.getLogger("hive.sandbox.codex")
+
+HEARTBEAT_EVERY_S: Final = 5.0
+TOKEN_TTL_MARGIN_S: Final = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What one attempt runs: argv and env, plus secrets to keep out of records."""
+
+    argv: list[str]
+    env: dict[str, str]
+    secrets: tuple[str, ...] = ()
+
+
+class CodexCliBackend:
+    """Runs `codex exec` for each attempt."""
+
+    name = "codex_cli"
+    execution_class = "governed_subprocess"
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.codex: CodexSettings = settings.codex
+
+    @property
+    def timeout_s(self) -> float:
+        """The attempt timeout."""
+        return self.codex.timeout_s or self.settings.default_timeout_s
+
+    # -- what to run -------------------------------------------------------------------------
+
+    async def provider(
+        self, ctx: AttemptContext, paths: AttemptPaths
+    ) -> tuple[Provider | None, str | None]:
+        """The provider Codex talks to and, in relay mode, the task token it authenticates with."""
+        provider = invocation.provider_for(self.codex, self.settings.gateway_url)
+        if self.codex.auth_mode != "relay":
+            return provider, None
+        return provider, await self.task_token(ctx)
+
+    async def task_token(self, ctx: AttemptContext) -> str:
+        """A relay token from the gateway, bound to this task, valid for the whole attempt."""
+        assert self.settings.gateway_url is not None
+        source = IssuedTokenSource(
+            self.settings.gateway_url,
+            self.settings.internal_secret,
+            task_id=ctx.task_id,
+            scopes=(SCOPE_RELAY,),
+            ttl_s=int(self.timeout_s) + TOKEN_TTL_MARGIN_S,
+            renew_margin_s=0,
+        )
+        return await source()
+
+    async def prepare(self, ctx: AttemptContext, binary: str) -> tuple[Launch, AttemptPaths]:
+        """Write config.toml and build argv and env (CodexConfigError / RelayError on failure)."""
+        paths = AttemptPaths.for_attempt(ctx.scratch_dir, ctx.attempt_no, ctx.repo_dir)
+        paths.create()
+        provider, token = await self.provider(ctx, paths)
+        paths.config_toml.write_text(invocation.config_toml(self.codex.model, provider))
+        paths.config_toml.chmod(0o600)
+        prompt = invocation.prompt(ctx.instructions, ctx.resume_checkpoint)
+        argv = invocation.argv(binary, self.codex.sandbox_mode, ctx.repo_dir, paths, prompt)
+        env = invocation.environment(self.codex, paths, token=token)
+        return Launch(argv, env, (token,) if token else ()), paths
+
+    async def cleanup(self) -> None:
+        """Stop anything `prepare` started besides Codex (nothing here)."""
+
+    # -- the attempt -------------------------------------------------------------------------
+
+    async def run(self, ctx: AttemptContext) -> AttemptResult:
+        """One attempt: prepare, spawn, fold the event stream, decide the outcome."""
+        found = await asyncio.to_thread(codex_install.probe, self.codex.bin)
+        if not found.present:
+            raise BackendUnavailable(found.describe())
+        try:
+            try:
+                launch, paths = await self.prepare(ctx, found.path)
+            except CodexConfigError as exc:
+                return AttemptResult("failed", reason=f"codex backend misconfigured: {exc}")
+            except RelayError as exc:
+                return AttemptResult(
+                    "failed", reason=f"no task token from the gateway: {exc.code} ({exc.status})"
+                )
+            return await self._supervise(ctx, launch, paths)
+        finally:
+            await self.cleanup()
+
+    async def _supervise(
+        self, ctx: AttemptContext, launch: Launch, paths: AttemptPaths
+    ) -> AttemptResult:
+        n = ctx.attempt_no
+        stderr_log = ctx.log_dir / f"codex-attempt-{n}.stderr.log"
+        events_log = ctx.log_dir / f"codex-attempt-{n}.events.jsonl"
+        started = time.monotonic()
+        try:
+            proc = await CodexProcess.spawn(
+                launch.argv, env=launch.env, cwd=ctx.repo_dir, stderr_log=stderr_log
+            )
+        except OSError as exc:
+            return AttemptResult("failed", reason=f"codex could not start: {exc.strerror or exc}")
+        record_argv = [*launch.argv[:-1], f"<prompt: {len(launch.argv[-1].encode())} bytes>"]
+        codex_cmd = await ctx.command_started(record_argv, cwd=ctx.repo_dir, pid=proc.pid)
+        previous = _codex_progress(ctx.resume_checkpoint)
+        mapper = CodexEventMapper(attempt_no=n, repo_dir=ctx.repo_dir, previous=previous)
+        open_commands: dict[str, str] = {}
+        stdout_bytes = 0
+
+        async def pump() -> int:
+            nonlocal stdout_bytes
+            last_beat = time.monotonic()
+            raw = os.open(events_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                while line := await proc.stdout.readline():
+                    stdout_bytes += len(line)
+                    os.write(raw, line)
+                    for effect in mapper.feed(line):
+                        if isinstance(effect, CommandBegan):
+                            proc.track()
+                            open_commands[effect.item_id] = await ctx.command_started(
+                                effect.argv, cwd=ctx.repo_dir, pid=None
+                            )
+                        elif isinstance(effect, CommandEnded):
+                            cmd_id = open_commands.pop(effect.item_id, None)
+                            if cmd_id is not None:
+                                await ctx.command_finished(
+                                    cmd_id,
+                                    state="exited"
+                                    if effect.exit_code is not None
+                                    else "failed_to_start",
+                                    exit_code=effect.exit_code,
+                                    stdout_bytes=effect.output_bytes,
+                                )
+                        elif isinstance(effect, CheckpointDue):
+                            await ctx.checkpoint(effect.payload, durable=True)
+                    if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S:
+                        last_beat = time.monotonic()
+                        await ctx.heartbeat()
+            finally:
+                os.close(raw)
+            return await proc.wait()
+
+        work = asyncio.create_task(pump())
+        cancel = asyncio.create_task(ctx.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {work, cancel}, timeout=self.timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if work not in done:
+                why = "cancelled" if cancel in done else "timed_out"
+                await proc.stop(why, self.settings.kill_grace_s)
+            returncode = await work
+        finally:
+            cancel.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+            # Orphans of a Codex that exited on its own (its commands run in their own sessions).
+            await proc.stop(None, self.settings.kill_grace_s)
+
+        end_state: CommandEndState = (
+            "cancelled"
+            if proc.stopped_by == "cancelled"
+            else "timed_out"
+            if proc.stopped_by == "timed_out"
+            else "exited"
+        )
+        for cmd_id in open_commands.values():
+            await ctx.command_finished(
+                cmd_id, state="lost" if end_state == "exited" else end_state, exit_code=None
+            )
+        await ctx.command_finished(
+            codex_cmd,
+            state=end_state,
+            exit_code=returncode,
+            stdout_bytes=stdout_bytes,
+            stderr_bytes=stderr_log.stat().st_size if stderr_log.exists() else 0,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+        last_file = paths.last_message.read_text() if paths.last_message.exists() else None
+        result = mapper.finish(returncode, last_file)
+        if result.last_message:
+            await ctx.artifact(
+                f"codex-last-message-attempt-{n}.md",
+                result.last_message.encode(),
+                content_type="text/markdown; charset=utf-8",
+            )
+        if proc.stopped_by == "cancelled":
+            return AttemptResult("cancelled", reason="cancelled while codex was running")
+        if proc.stopped_by == "timed_out":
+            return AttemptResult(
+                "timed_out",
+                reason=f"codex ran longer than the attempt timeout ({self.timeout_s:g} s)",
+            )
+        reason = _redact(result.reason, launch.secrets)
+        if result.outcome == "failed":
+            tail = (
+                _stderr_tail(stderr_log, launch.secrets)
+                if returncode != 0 and not mapper.turn_failed
+                else None
+            )
+            return AttemptResult("failed", reason=f"{reason}; stderr: {tail}" if tail else reason)
+        return AttemptResult("succeeded", summary=result.last_message)
+
+
+def _codex_progress(checkpoint: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The progress block of a Codex checkpoint (another backend's checkpoint has none)."""
+    if not checkpoint:
+        return None
+    progress = checkpoint.get("progress")
+    return progress if isinstance(progress, Mapping) else None
+
+
+def _redact(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _stderr_tail(path: Path, secrets: tuple[str, ...], limit: int = 300) -> str | None:
+    """The last meaningful stderr line (config errors are reported only there)."""
+    try:
+        lines = [
+            ln.strip()
+            for ln in path.read_text(errors="replace").splitlines()
+            if ln.strip() and ln.strip() != "Reading additional input from stdin..."
+        ]
+    except OSError:
+        return None
+    return _redact(lines[-1][:limit], secrets) if lines else None
+
+
+def create(settings: SandboxSettings) -> CodexCliBackend:
+    """The backend registry's entry point."""
+    return CodexCliBackend(settings)
