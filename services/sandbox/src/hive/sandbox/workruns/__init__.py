@@ -1,0 +1,1 @@
+"""Work Runs: event-sourced sandbox dev tasks (create, attempts, review, recovery)."""

@@ -1,0 +1,59 @@
+"""Assembling the Work Run service and its worker from the sandbox settings.
+
+Called from the composition root (`hive.sandbox.main`); kept here so main.py
+stays a list of services rather than their wiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hive.events import EventStore
+from hive.sandbox.storage import SandboxStorage
+from hive.sandbox.workruns.apply_back import ApplyBack
+from hive.sandbox.workruns.archive import ArchiveLimits
+from hive.sandbox.workruns.service import BackendCatalog, WorkRuns
+from hive.sandbox.workruns.settings import WorkRunSettings
+from hive.sandbox.workruns.worker import CommandRunner, Worker
+
+
+@dataclass
+class WorkRunRuntime:
+    """The service the API uses and the worker that runs attempts (if enabled)."""
+
+    service: WorkRuns
+    worker: Worker | None
+
+    async def stop(self) -> None:
+        """Stop the worker (its running attempts are marked stale for resume)."""
+        if self.worker is not None:
+            await self.worker.stop()
+
+
+async def start_work_runs(
+    settings: Any, store: EventStore, *, commands: CommandRunner | None = None
+) -> WorkRunRuntime:
+    """Build WorkRuns from `settings` (a SandboxSettings) and start its worker."""
+    wr: WorkRunSettings = getattr(settings, "workruns", None) or WorkRunSettings.from_env()
+    storage = SandboxStorage(settings.root)
+    storage.ensure()
+    service = WorkRuns(
+        store=store,
+        storage=storage,
+        backends=BackendCatalog(settings),
+        apply_back=ApplyBack(relay_url=wr.apply_relay_url, relay_token=wr.apply_relay_token),
+        default_backend=settings.coding_backend,
+        lease_ttl_s=settings.lease_ttl_s,
+        limits=ArchiveLimits(max_total_bytes=wr.archive_max_bytes, max_files=wr.archive_max_files),
+    )
+    worker = None
+    if settings.worker_enabled:
+        worker = Worker(
+            service,
+            commands=commands,
+            max_concurrent=wr.max_concurrent_attempts,
+            poll_interval_s=wr.poll_interval_s,
+        )
+        await worker.start()
+    return WorkRunRuntime(service, worker)

@@ -1,0 +1,60 @@
+"""Work Run settings (nested into SandboxSettings as `workruns`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What the Work Run domain reads from the environment."""
+
+    apply_relay_url: str | None = None
+    """HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL: where approved patches go when the
+    requested path is not visible to the sandbox."""
+    apply_relay_token: str | None = None
+    """HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN: bearer for that relay (never logged)."""
+    max_concurrent_attempts: int = 4
+    """HIVE_SANDBOX_MAX_CONCURRENT_ATTEMPTS: attempts one replica runs at once."""
+    poll_interval_s: float = 1.0
+    """HIVE_SANDBOX_WORKER_POLL_S: fallback poll when no NOTIFY wakes the worker."""
+    archive_max_bytes: int = 512 * 1024 * 1024
+    """HIVE_SANDBOX_ARCHIVE_MAX_BYTES: decompressed size limit of a workspace archive."""
+    archive_max_files: int = 50_000
+    """HIVE_SANDBOX_ARCHIVE_MAX_FILES: member count limit of a workspace archive."""
+
+    def __repr__(self) -> str:
+        # The relay token must never reach a log line through a settings dump.
+        return (
+            f"WorkRunSettings(apply_relay_url={self.apply_relay_url!r}, "
+            f"apply_relay_token={'***' if self.apply_relay_token else None}, "
+            f"max_concurrent_attempts={self.max_concurrent_attempts})"
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkRunSettings:
+        """Read the HIVE_SANDBOX_* variables above; ValueError names a bad one."""
+        e = os.environ if env is None else env
+
+        def number(name: str, default: float) -> float:
+            raw = e.get(name)
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError as exc:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+            if value <= 0:
+                raise ValueError(f"{name} must be positive")
+            return value
+
+        return cls(
+            apply_relay_url=e.get("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL") or None,
+            apply_relay_token=e.get("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN") or None,
+            max_concurrent_attempts=int(number("HIVE_SANDBOX_MAX_CONCURRENT_ATTEMPTS", 4)),
+            poll_interval_s=number("HIVE_SANDBOX_WORKER_POLL_S", 1.0),
+            archive_max_bytes=int(number("HIVE_SANDBOX_ARCHIVE_MAX_BYTES", 512 * 1024 * 1024)),
+            archive_max_files=int(number("HIVE_SANDBOX_ARCHIVE_MAX_FILES", 50_000)),
+        )

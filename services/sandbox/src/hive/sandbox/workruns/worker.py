@@ -1,0 +1,388 @@
+"""The worker inside every sandbox replica: claim attempts, run them, sweep stale leases.
+
+Several replicas may share one database (and one task volume). Each claims
+pending attempts with `FOR UPDATE SKIP LOCKED`, so an attempt runs on exactly
+one replica; while it runs, the replica renews the lease every third of the
+TTL. A replica that dies stops renewing; once `expires_at` passes, whichever
+replica sweeps first appends `AttemptMarkedStale`, and an operator may then
+resume the task (on any replica) or requeue it.
+
+A replica that finds its lease gone (swept, or the task cancelled) sets
+`ctx.cancelled` and writes nothing more: every callback it still makes is
+judged against the stream and refused, so a slow "zombie" cannot record
+checkpoints into an attempt that is no longer current.
+
+The same loop keeps the `work_runs` read model caught up, woken by the event
+store's NOTIFY hint and polling as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncpg
+
+from hive.contracts.events import AttemptOutcome, CommandFinished
+from hive.events.subscription import CHANNEL as EVENTS_CHANNEL
+from hive.sandbox.backends.base import (
+    AttemptContext,
+    AttemptResult,
+    BackendUnavailable,
+    CommandEndState,
+    CommandOutcome,
+)
+from hive.sandbox.workruns import git_repo
+from hive.sandbox.workruns.errors import StateConflict, WorkRunError
+from hive.sandbox.workruns.leases import WAKE_CHANNEL, Lease
+from hive.sandbox.workruns.service import WorkRuns, now
+
+log = logging.getLogger("hive.sandbox.worker")
+
+
+class CommandRunner(Protocol):
+    """Runs one governed command for an attempt (the commands service, adapted)."""
+
+    async def run(
+        self,
+        *,
+        task_id: str,
+        attempt_no: int,
+        argv: list[str],
+        cwd: Path,
+        timeout_s: float | None,
+    ) -> CommandOutcome:
+        """Run to completion; policy refusals come back as `failed_to_start`."""
+        ...
+
+
+class LeaseLost(WorkRunError):
+    """This replica no longer holds the attempt (swept as stale, or superseded)."""
+
+
+class Worker:
+    """Claims and runs attempts; sweeps expired leases; follows the read model."""
+
+    def __init__(
+        self,
+        service: WorkRuns,
+        *,
+        commands: CommandRunner | None = None,
+        owner: str | None = None,
+        max_concurrent: int = 4,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.service = service
+        self.commands = commands
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.max_concurrent = max_concurrent
+        self.poll_interval_s = poll_interval_s
+        self.ttl_s = service.lease_ttl_s
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self._attempts: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._listener: asyncpg.Connection | None = None
+        self.status = "stopped"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the claim loop and the read-model follower."""
+        try:
+            self._listener = await self.service.pool.acquire()
+            await self._listener.add_listener(WAKE_CHANNEL, self._hint)
+            await self._listener.add_listener(EVENTS_CHANNEL, self._hint)
+        except (OSError, asyncpg.PostgresError):
+            self._listener = None  # polling alone still finds every attempt
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="workrun-claims"),
+            asyncio.create_task(self._follow_loop(), name="workrun-projection"),
+        ]
+        self.status = "running"
+
+    def _hint(self, *_: object) -> None:
+        self._wake.set()
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop claiming; cancel running attempts and mark them stale so they can resume."""
+        self._stop.set()
+        self._wake.set()
+        for task in self.running.values():
+            task.cancel()
+        if self.running:
+            await asyncio.wait(list(self.running.values()), timeout=grace_s)
+        for task_id, attempt_no in list(self._attempts.items()):
+            with contextlib.suppress(Exception):
+                await self.service.abandon(task_id, attempt_no, "sandbox replica shutting down")
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(WAKE_CHANNEL, self._hint)
+                await self._listener.remove_listener(EVENTS_CHANNEL, self._hint)
+            await self.service.pool.release(self._listener)
+            self._listener = None
+        self.status = "stopped"
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_sweep:
+                    marked = await self.service.mark_stale_expired()
+                    if marked:
+                        log.info("marked stale: %s", ", ".join(marked))
+                    next_sweep = time.monotonic() + max(0.2, self.ttl_s / 4)
+                while len(self.running) < self.max_concurrent and not self._stop.is_set():
+                    lease = await self.service.leases.claim(self.owner, self.ttl_s)
+                    if lease is None:
+                        break
+                    self._launch(lease)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("worker loop: database error %s; retrying", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=min(self.poll_interval_s, self.ttl_s / 4)
+                )
+
+    async def _follow_loop(self) -> None:
+        service = self.service
+        while not self._stop.is_set():
+            try:
+                await service.projections.catch_up(service.projection)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("read-model follower: %s", type(exc).__name__)
+            await asyncio.sleep(self.poll_interval_s)
+
+    def _launch(self, lease: Lease) -> None:
+        self._attempts[lease.task_id] = lease.attempt_no
+        task = asyncio.create_task(self.run_claimed(lease), name=f"attempt-{lease.task_id}")
+        self.running[lease.task_id] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            # A cancelled attempt stays in _attempts so stop() can mark it stale; one
+            # that crashed keeps its lease unrenewed, so it turns stale after the TTL.
+            self.running.pop(lease.task_id, None)
+            if not t.cancelled() and (exc := t.exception()) is not None:
+                log.error("attempt %s/%d crashed: %r", lease.task_id, lease.attempt_no, exc)
+                self._attempts.pop(lease.task_id, None)
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    # -- one attempt -----------------------------------------------------------------------------
+
+    async def run_claimed(self, lease: Lease) -> None:
+        """Run the attempt this replica claimed, then finish it on the stream."""
+        service = self.service
+        task_id, attempt_no = lease.task_id, lease.attempt_no
+        state = await service.load(task_id)
+        current = state.current_attempt
+        if (
+            state.state != "running"
+            or current is None
+            or current.attempt_no != attempt_no
+            or current.state != "running"
+        ):
+            await service.finish_attempt(task_id, attempt_no, "cancelled", "no longer runnable")
+            self._attempts.pop(task_id, None)
+            return
+        dirs = service.storage.task_dirs(task_id)
+        cancelled = asyncio.Event()
+        lost = asyncio.Event()
+        durable = state.latest_durable if current.resumed_from_checkpoint is not None else None
+        ctx = self._context(state, lease, dirs, cancelled, lost, durable)
+        beat = asyncio.create_task(self._heartbeat(task_id, attempt_no, cancelled, lost))
+        outcome: AttemptOutcome
+        reason: str | None = None
+        try:
+            try:
+                backend = service.backends.get(state.backend)
+                result = await backend.run(ctx)
+            except BackendUnavailable as exc:
+                result = AttemptResult("failed", f"backend unavailable: {exc}")
+            except (LeaseLost, StateConflict):
+                lost.set()
+                result = AttemptResult("cancelled", "lease lost")
+            except Exception as exc:  # a backend bug must not kill the worker
+                log.exception("backend %s failed on %s", state.backend, task_id)
+                result = AttemptResult("failed", f"backend error: {type(exc).__name__}")
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        if lost.is_set():
+            log.warning("attempt %s/%d lost its lease; not reporting", task_id, attempt_no)
+            self._attempts.pop(task_id, None)
+            return
+        outcome, reason = result.outcome, result.reason
+        patch = None
+        if outcome == "succeeded":
+            if state.baseline_commit is None:
+                outcome, reason = "failed", "the task has no baseline commit"
+            else:
+                try:
+                    patch = await git_repo.diff_against(dirs.repo, state.baseline_commit)
+                except git_repo.GitError as exc:
+                    outcome, reason = "failed", f"could not compute the patch: {exc.stderr[:300]}"
+                if patch is not None and not patch.diff:
+                    patch = None
+        await service.finish_attempt(task_id, attempt_no, outcome, reason, patch=patch)
+        self._attempts.pop(task_id, None)
+
+    async def _heartbeat(
+        self, task_id: str, attempt_no: int, cancelled: asyncio.Event, lost: asyncio.Event
+    ) -> None:
+        interval = max(0.05, self.ttl_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                lease = await self.service.leases.heartbeat(
+                    task_id, ttl_s=self.ttl_s, attempt_no=attempt_no, owner=self.owner
+                )
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("heartbeat of %s failed: %s", task_id, type(exc).__name__)
+                continue
+            if lease is None:
+                lost.set()
+                cancelled.set()
+                return
+            if lease.cancel_requested:
+                cancelled.set()
+
+    def _context(
+        self,
+        state: Any,
+        lease: Lease,
+        dirs: Any,
+        cancelled: asyncio.Event,
+        lost: asyncio.Event,
+        durable: Any,
+    ) -> AttemptContext:
+        service = self.service
+        task_id, attempt_no = lease.task_id, lease.attempt_no
+        current = state.current_attempt
+
+        def guard() -> None:
+            if lost.is_set():
+                raise LeaseLost(f"attempt {task_id}/{attempt_no} lost its lease")
+
+        async def checkpoint(payload: Mapping[str, Any], *, durable: bool = True) -> int:
+            guard()
+            accepted = await service.record_checkpoint(
+                task_id, payload, durable=durable, attempt_no=attempt_no
+            )
+            return accepted.checkpoint_sequence_no
+
+        async def artifact(
+            name: str, content: bytes, *, content_type: str = "application/octet-stream"
+        ) -> None:
+            guard()
+            await service.add_artifact(
+                task_id,
+                name,
+                content,
+                content_type=content_type,
+                attempt_no=attempt_no,
+                require_running=attempt_no,
+            )
+
+        async def heartbeat() -> None:
+            guard()
+            if (
+                await service.leases.heartbeat(
+                    task_id, ttl_s=self.ttl_s, attempt_no=attempt_no, owner=self.owner
+                )
+                is None
+            ):
+                lost.set()
+                cancelled.set()
+                raise LeaseLost(f"attempt {task_id}/{attempt_no} lost its lease")
+
+        async def command_started(argv: list[str], *, cwd: Path, pid: int | None) -> str:
+            guard()
+            command_id = f"cmd-{uuid.uuid4().hex[:16]}"
+            await service.record_command_started(
+                task_id, attempt_no, command_id, list(argv), str(cwd), pid
+            )
+            return command_id
+
+        async def command_finished(
+            command_id: str,
+            *,
+            state: CommandEndState,
+            exit_code: int | None,
+            reason: str | None = None,
+            stdout_bytes: int = 0,
+            stderr_bytes: int = 0,
+            duration_s: float | None = None,
+        ) -> None:
+            await service.record_command_finished(
+                task_id,
+                CommandFinished(
+                    command_id=command_id,
+                    state=state,
+                    exit_code=exit_code,
+                    reason=reason,
+                    stdout_bytes=stdout_bytes,
+                    stderr_bytes=stderr_bytes,
+                    finished_at=now(),
+                    duration_s=duration_s,
+                ),
+            )
+
+        async def run_command(
+            argv: list[str], *, cwd: Path | None = None, timeout_s: float | None = None
+        ) -> CommandOutcome:
+            guard()
+            if self.commands is None:
+                return CommandOutcome(
+                    command_id="",
+                    state="failed_to_start",
+                    exit_code=None,
+                    reason="governed commands are not available in this sandbox",
+                )
+            return await self.commands.run(
+                task_id=task_id,
+                attempt_no=attempt_no,
+                argv=list(argv),
+                cwd=cwd or dirs.repo,
+                timeout_s=timeout_s,
+            )
+
+        return AttemptContext(
+            task_id=task_id,
+            project_id=state.project_id,
+            attempt_no=attempt_no,
+            attempt_id=lease.attempt_id,
+            backend_run_id=(state.runtime.backend_run_id if state.runtime else "") or "",
+            instructions=state.instructions,
+            target_paths=list(state.target_paths),
+            repo_dir=dirs.repo,
+            scratch_dir=dirs.scratch,
+            log_dir=dirs.logs,
+            artifact_dir=dirs.artifacts,
+            resumed_from_checkpoint=current.resumed_from_checkpoint if current else None,
+            resume_checkpoint=dict(durable.checkpoint_payload) if durable is not None else None,
+            checkpoint=checkpoint,
+            artifact=artifact,
+            heartbeat=heartbeat,
+            run_command=run_command,
+            command_started=command_started,
+            command_finished=command_finished,
+            cancelled=cancelled,
+        )
