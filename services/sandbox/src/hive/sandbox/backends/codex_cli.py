@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -49,12 +49,26 @@ TOKEN_TTL_MARGIN_S: Final = 60
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderAccess:
+    """How Codex reaches its model in one attempt."""
+
+    provider: Provider | None
+    token: str | None = None
+    """Put in Codex's env (relay mode) under the provider's env_key."""
+    secrets: tuple[str, ...] = ()
+    """Values to keep out of reasons and records."""
+    cleanup: Callable[[], Awaitable[None]] | None = None
+    """Stops whatever was started for this access (the relay helper)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Launch:
-    """What one attempt runs: argv and env, plus secrets to keep out of records."""
+    """What one attempt runs."""
 
     argv: list[str]
     env: dict[str, str]
-    secrets: tuple[str, ...] = ()
+    paths: AttemptPaths
+    access: ProviderAccess
 
 
 class CodexCliBackend:
@@ -74,18 +88,18 @@ class CodexCliBackend:
 
     # -- what to run -------------------------------------------------------------------------
 
-    async def provider(
-        self, ctx: AttemptContext, paths: AttemptPaths
-    ) -> tuple[Provider | None, str | None]:
-        """The provider Codex talks to and, in relay mode, the task token it authenticates with."""
+    async def access(self, ctx: AttemptContext, paths: AttemptPaths) -> ProviderAccess:
+        """The provider from settings; in relay mode the gateway relay plus a task token."""
         provider = invocation.provider_for(self.codex, self.settings.gateway_url)
         if self.codex.auth_mode != "relay":
-            return provider, None
-        return provider, await self.task_token(ctx)
+            return ProviderAccess(provider)
+        token = await self.task_token(ctx)
+        return ProviderAccess(provider, token=token, secrets=(token,))
 
     async def task_token(self, ctx: AttemptContext) -> str:
         """A relay token from the gateway, bound to this task, valid for the whole attempt."""
-        assert self.settings.gateway_url is not None
+        if not self.settings.gateway_url:
+            raise CodexConfigError("a task token needs HIVE_GATEWAY_URL")
         source = IssuedTokenSource(
             self.settings.gateway_url,
             self.settings.internal_secret,
@@ -96,20 +110,22 @@ class CodexCliBackend:
         )
         return await source()
 
-    async def prepare(self, ctx: AttemptContext, binary: str) -> tuple[Launch, AttemptPaths]:
+    async def prepare(self, ctx: AttemptContext, binary: str) -> Launch:
         """Write config.toml and build argv and env (CodexConfigError / RelayError on failure)."""
         paths = AttemptPaths.for_attempt(ctx.scratch_dir, ctx.attempt_no, ctx.repo_dir)
         paths.create()
-        provider, token = await self.provider(ctx, paths)
-        paths.config_toml.write_text(invocation.config_toml(self.codex.model, provider))
-        paths.config_toml.chmod(0o600)
-        prompt = invocation.prompt(ctx.instructions, ctx.resume_checkpoint)
-        argv = invocation.argv(binary, self.codex.sandbox_mode, ctx.repo_dir, paths, prompt)
-        env = invocation.environment(self.codex, paths, token=token)
-        return Launch(argv, env, (token,) if token else ()), paths
-
-    async def cleanup(self) -> None:
-        """Stop anything `prepare` started besides Codex (nothing here)."""
+        access = await self.access(ctx, paths)
+        try:
+            paths.config_toml.write_text(invocation.config_toml(self.codex.model, access.provider))
+            paths.config_toml.chmod(0o600)
+            prompt = invocation.prompt(ctx.instructions, ctx.resume_checkpoint)
+            argv = invocation.argv(binary, self.codex.sandbox_mode, ctx.repo_dir, paths, prompt)
+            env = invocation.environment(self.codex, paths, token=access.token)
+        except BaseException:
+            if access.cleanup is not None:
+                await access.cleanup()
+            raise
+        return Launch(argv, env, paths, access)
 
     # -- the attempt -------------------------------------------------------------------------
 
@@ -119,22 +135,26 @@ class CodexCliBackend:
         if not found.present:
             raise BackendUnavailable(found.describe())
         try:
-            try:
-                launch, paths = await self.prepare(ctx, found.path)
-            except CodexConfigError as exc:
-                return AttemptResult("failed", reason=f"codex backend misconfigured: {exc}")
-            except RelayError as exc:
-                return AttemptResult(
-                    "failed", reason=f"no task token from the gateway: {exc.code} ({exc.status})"
-                )
-            return await self._supervise(ctx, launch, paths)
+            launch = await self.prepare(ctx, found.path)
+        except CodexConfigError as exc:
+            return AttemptResult("failed", reason=f"{self.name} backend misconfigured: {exc}")
+        except RelayError as exc:
+            return AttemptResult(
+                "failed",
+                reason=f"no task token from the gateway: {exc.code} ({exc.status}): {exc.detail or ''}".rstrip(
+                    ": "
+                ),
+            )
+        try:
+            return await self._supervise(ctx, launch)
         finally:
-            await self.cleanup()
+            if launch.access.cleanup is not None:
+                await launch.access.cleanup()
 
-    async def _supervise(
-        self, ctx: AttemptContext, launch: Launch, paths: AttemptPaths
-    ) -> AttemptResult:
+    async def _supervise(self, ctx: AttemptContext, launch: Launch) -> AttemptResult:
         n = ctx.attempt_no
+        paths = launch.paths
+        secrets = launch.access.secrets
         stderr_log = ctx.log_dir / f"codex-attempt-{n}.stderr.log"
         events_log = ctx.log_dir / f"codex-attempt-{n}.events.jsonl"
         started = time.monotonic()
@@ -238,10 +258,10 @@ class CodexCliBackend:
                 "timed_out",
                 reason=f"codex ran longer than the attempt timeout ({self.timeout_s:g} s)",
             )
-        reason = _redact(result.reason, launch.secrets)
+        reason = _redact(result.reason, secrets)
         if result.outcome == "failed":
             tail = (
-                _stderr_tail(stderr_log, launch.secrets)
+                _stderr_tail(stderr_log, secrets)
                 if returncode != 0 and not mapper.turn_failed
                 else None
             )
