@@ -5,11 +5,12 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
 from hive.contracts.tokens import TaskTokenClaims, TokenError, sandbox_task_scope, verify
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 
 
 def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> TaskTokenClaims | None:

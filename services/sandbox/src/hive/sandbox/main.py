@@ -13,15 +13,26 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from litestar import Litestar, Router
+from litestar.datastructures import State
+
 from hive.contracts.http import EXCEPTION_HANDLERS
 from hive.events import EventStore, create_pool
 from hive.events.database import redact
 from hive.sandbox.api import health
+from hive.sandbox.api.commands import CommandsController
 from hive.sandbox.auth import authenticated
 from hive.sandbox.codex import install as codex_install
+from hive.sandbox.commands import (
+    CommandRecords,
+    CommandsConfig,
+    GovernedCommands,
+    Instance,
+    ResourceLimits,
+    default_policy,
+)
 from hive.sandbox.settings import SandboxSettings
-from litestar import Litestar, Router
-from litestar.datastructures import State
+from hive.sandbox.storage import SandboxStorage
 
 log = logging.getLogger("hive.sandbox")
 
@@ -49,12 +60,41 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     # Probed once (a `codex --version` subprocess); /healthz shows the cached result.
     codex = await asyncio.to_thread(codex_install.probe, settings.codex.bin)
     app.state.codex_info = codex.as_health()
+    storage = SandboxStorage(settings.root)
+    app.state.storage = storage
+    commands = build_commands(settings, storage, app.state.store)
+    app.state.commands = commands
+    await commands.open()  # marks commands of a dead predecessor `lost`
     try:
         app.state.ready = True
         yield
     finally:
         app.state.ready = False
+        await commands.close()
         await pool.close()
+
+
+def build_commands(
+    settings: SandboxSettings, storage: SandboxStorage, store: EventStore
+) -> GovernedCommands:
+    """GovernedCommands wired from settings (Work Runs reach it as app.state.commands)."""
+    return GovernedCommands(
+        storage=storage,
+        records=CommandRecords(store, Instance.current(str(storage.root))),
+        policy=default_policy(settings.command_allowlist, settings.registry_allowlist, storage),
+        config=CommandsConfig(
+            log_cap_bytes=settings.log_cap_bytes,
+            preview_bytes=settings.preview_bytes,
+            kill_grace_s=settings.kill_grace_s,
+            default_timeout_s=settings.default_timeout_s,
+            lease_ttl_s=settings.lease_ttl_s,
+            limits=ResourceLimits(
+                nofile=settings.max_open_files,
+                memory_bytes=settings.max_memory_bytes,
+                cpu_s=settings.max_cpu_s,
+            ),
+        ),
+    )
 
 
 def create_app(settings: SandboxSettings | None = None) -> Litestar:
@@ -65,7 +105,7 @@ def create_app(settings: SandboxSettings | None = None) -> Litestar:
         except ValueError as exc:
             _fail(str(exc))
             raise
-    protected = Router(path="/", route_handlers=[], guards=[authenticated])
+    protected = Router(path="/", route_handlers=[CommandsController], guards=[authenticated])
     return Litestar(
         route_handlers=[health.healthz, protected],
         lifespan=[lifespan],

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import msgspec
+
 from hive.sandbox.codex.settings import CodexSettings
 
 DEFAULT_COMMAND_ALLOWLIST = (
@@ -37,6 +38,7 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     default_timeout_s: float = 1800.0
     max_memory_bytes: int | None = None
     max_cpu_s: int | None = None
+    max_open_files: int = 4096
     coding_backend: str = "codex_cli"
     lease_ttl_s: float = 30.0
     worker_enabled: bool = True
@@ -79,6 +81,7 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             default_timeout_s=float(num("HIVE_SANDBOX_DEFAULT_TIMEOUT_S", 1800.0) or 1800.0),
             max_memory_bytes=int(mem) if mem else None,
             max_cpu_s=int(cpu) if cpu else None,
+            max_open_files=int(num("HIVE_SANDBOX_MAX_OPEN_FILES", 4096) or 4096),
             coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
             lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
             worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hive.contracts.api import SandboxHealth
 from litestar import Request, get
+
+from hive.contracts.api import SandboxHealth
 
 
 @get("/healthz", sync_to_thread=False, opt={"public": True})

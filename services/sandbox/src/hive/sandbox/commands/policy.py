@@ -1,0 +1,347 @@
+"""What a governed command may be, decided before anything runs.
+
+Order of checks (the first failure answers): argv shape -> shell or launcher
+by name -> resolution of argv[0] (PATH lookup or path, then realpath) -> shell
+by resolved path, by identity (same inode) and by content (a renamed copy) ->
+shell scripts planted in writable places -> the executable allowlist ->
+programs launched by allowlisted launchers (`uv run`, `npx`, `find -exec`) ->
+package registries -> cwd.
+
+This is defense in depth, not the isolation boundary: allowlisted
+interpreters (python3, node) can run anything they are told to. What the
+policy guarantees is that the API itself is never a shell: no request names a
+shell, hands one a command string, or overrides the child's environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from hive.contracts.errors import ErrorCode
+from hive.sandbox.commands.errors import PolicyViolation
+from hive.sandbox.commands.registry import RegistryPolicy
+
+MAX_ARGS: Final = 4096
+MAX_ARG_BYTES: Final = 128 * 1024  # Linux MAX_ARG_STRLEN
+MAX_ARGV_BYTES: Final = 1024 * 1024
+
+SHELLS: Final = frozenset(
+    {
+        "sh", "ash", "dash", "bash", "rbash", "zsh", "ksh", "mksh", "pdksh", "oksh", "yash",
+        "fish", "csh", "tcsh", "busybox", "toybox", "nu", "xonsh", "elvish", "pwsh",
+        "powershell", "rc", "es", "scsh",
+    }
+)  # fmt: skip
+# Programs whose job is to run another, arbitrary program (or to give a terminal).
+LAUNCHERS: Final = frozenset(
+    {
+        "env", "sudo", "su", "doas", "pkexec", "runuser", "setpriv", "capsh", "sg", "newgrp",
+        "login", "xargs", "parallel", "nohup", "nice", "ionice", "chrt", "taskset", "timeout",
+        "stdbuf", "setsid", "chroot", "unshare", "nsenter", "prlimit", "flock", "time",
+        "watch", "script", "expect", "strace", "ltrace", "gdb", "valgrind", "catchsegv",
+        "eatmydata", "fakeroot", "firejail", "bwrap", "proot", "systemd-run",
+        "start-stop-daemon", "daemonize", "chpst", "ssh", "rsh", "telnet", "socat", "nc",
+        "ncat", "netcat", "screen", "tmux", "at", "batch", "crontab", "exec", "eval",
+        "command", "builtin", "xterm",
+    }
+)  # fmt: skip
+_VERSION_SUFFIX = re.compile(r"[-.]?\d+(\.\d+)*$")
+_SHELL_DIRS: Final = ("/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin")
+
+
+def program_names(path_or_name: str) -> set[str]:
+    """The basename, and the basename without a version suffix (python3.11 -> python)."""
+    base = os.path.basename(path_or_name)
+    names = {base}
+    if (short := _VERSION_SUFFIX.sub("", base)) and short != base:
+        names.add(short)
+    return names
+
+
+def _is_shell_name(path_or_name: str) -> bool:
+    return bool(program_names(path_or_name) & SHELLS)
+
+
+def _is_launcher_name(path_or_name: str) -> bool:
+    return bool(program_names(path_or_name) & LAUNCHERS)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class _KnownShells:
+    """Identity (device, inode) and content (size -> sha256) of the installed shells."""
+
+    inodes: set[tuple[int, int]] = field(default_factory=set)
+    hashes_by_size: dict[int, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def discover(cls, search_path: str) -> _KnownShells:
+        known = cls()
+        dirs = [*search_path.split(os.pathsep), *_SHELL_DIRS]
+        seen: set[str] = set()
+        for d in dirs:
+            for name in SHELLS:
+                candidate = os.path.join(d, name)
+                real = os.path.realpath(candidate)
+                if real in seen or not os.path.isfile(real):
+                    continue
+                seen.add(real)
+                st = os.stat(real)
+                known.inodes.add((st.st_dev, st.st_ino))
+                try:
+                    known.hashes_by_size.setdefault(st.st_size, set()).add(_sha256(real))
+                except OSError:
+                    continue
+        return known
+
+    def matches(self, real: str, st: os.stat_result) -> bool:
+        if (st.st_dev, st.st_ino) in self.inodes:
+            return True
+        hashes = self.hashes_by_size.get(st.st_size)
+        return hashes is not None and _sha256(real) in hashes
+
+
+def _shebang_interpreters(path: str) -> list[str]:
+    """The interpreter of a `#!` script, and the program `env` would run, if any."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return []
+    if not head.startswith(b"#!"):
+        return []
+    words = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").split()
+    if not words:
+        return []
+    out = [words[0]]
+    if program_names(words[0]) & {"env"}:
+        out += [w for w in words[1:] if not w.startswith("-") and "=" not in w][:1]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCommand:
+    """A request that passed the policy: the executable to run and the real cwd."""
+
+    argv: list[str]
+    executable: str
+    cwd: Path
+
+
+class CommandPolicy:
+    """Allowlisted executables, rejected shells and launchers, allowlisted registries."""
+
+    def __init__(
+        self,
+        command_allowlist: Iterable[str],
+        registry_allowlist: Iterable[str],
+        *,
+        search_path: str,
+        writable_roots: Sequence[Path] = (),
+    ) -> None:
+        command_allowlist = list(command_allowlist)
+        self.allowlist = frozenset(n for n in command_allowlist if not os.path.isabs(n))
+        self.search_path = search_path
+        # World-writable places count as "anyone could have planted this".
+        shared_tmp = [Path(p) for p in ("/tmp", "/var/tmp", "/dev/shm")]  # noqa: S108
+        self.writable_roots = [Path(os.path.realpath(r)) for r in [*writable_roots, *shared_tmp]]
+        allowed_paths = {n for n in command_allowlist if os.path.isabs(n)}
+        for name in self.allowlist:
+            if (found := shutil.which(name, path=search_path)) is not None:
+                allowed_paths.add(found)
+        self.allowed_reals = frozenset(os.path.realpath(p) for p in allowed_paths)
+        self.registries = RegistryPolicy(registry_allowlist)
+        self._shells: _KnownShells | None = None
+
+    @property
+    def known_shells(self) -> _KnownShells:
+        """Installed shells, discovered on first use."""
+        if self._shells is None:
+            self._shells = _KnownShells.discover(self.search_path)
+        return self._shells
+
+    # -- the checks -------------------------------------------------------------------------
+
+    @staticmethod
+    def check_argv(argv: object) -> list[str]:
+        """A non-empty list of strings without NUL, bounded in count and length."""
+        if not isinstance(argv, list) or not argv:
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "argv must be a non-empty list")
+        if len(argv) > MAX_ARGS:
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"argv has more than {MAX_ARGS}")
+        total = 0
+        for i, arg in enumerate(argv):
+            if not isinstance(arg, str):
+                raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"argv[{i}] is not a string")
+            if "\0" in arg:
+                raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"argv[{i}] contains NUL")
+            size = len(arg.encode("utf-8", "surrogateescape"))
+            if size > MAX_ARG_BYTES:
+                raise PolicyViolation(
+                    ErrorCode.VALIDATION_FAILED, f"argv[{i}] is longer than {MAX_ARG_BYTES} bytes"
+                )
+            total += size
+        if total > MAX_ARGV_BYTES:
+            raise PolicyViolation(
+                ErrorCode.VALIDATION_FAILED, f"argv is longer than {MAX_ARGV_BYTES} bytes"
+            )
+        if not argv[0]:
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "argv[0] is empty")
+        return list(argv)
+
+    @staticmethod
+    def check_cwd(cwd: str | None, *, default: Path, roots: Sequence[Path]) -> Path:
+        """The real cwd (symlinks resolved); it must be a directory inside one of `roots`."""
+        if cwd is not None and "\0" in cwd:
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "cwd contains NUL")
+        candidate = default if cwd in (None, "") else default / cwd  # absolute cwd replaces
+        real = Path(os.path.realpath(candidate))
+        for root in roots:
+            real_root = os.path.realpath(root)
+            if str(real) == real_root or str(real).startswith(real_root.rstrip(os.sep) + os.sep):
+                break
+        else:
+            raise PolicyViolation(
+                ErrorCode.CWD_OUTSIDE_WORKSPACE,
+                f"cwd {cwd!r} resolves outside the task workspace and the commands root",
+            )
+        if not real.is_dir():
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"cwd {cwd!r} is not a directory")
+        return real
+
+    def _resolve(self, arg0: str, cwd: Path) -> str | None:
+        if "/" in arg0:
+            p = arg0 if os.path.isabs(arg0) else os.path.join(cwd, arg0)
+            return p if os.path.isfile(p) and os.access(p, os.X_OK) else None
+        return shutil.which(arg0, path=self.search_path)
+
+    def _reject_shell(self, what: str) -> PolicyViolation:
+        return PolicyViolation(
+            ErrorCode.SHELL_ENTRYPOINT_REJECTED,
+            f"{what}: shells and launchers of arbitrary programs are not governed commands",
+        )
+
+    def _in_writable_place(self, real: str) -> bool:
+        if any(real.startswith(str(r) + os.sep) for r in self.writable_roots):
+            return True
+        if os.geteuid() == 0:  # root may write anywhere; only the known roots count then
+            return False
+        return os.access(real, os.W_OK) or os.access(os.path.dirname(real), os.W_OK)
+
+    def check_executable(self, arg0: str, cwd: Path) -> str:
+        """Resolve argv[0] and refuse shells, launchers and anything not allowlisted."""
+        if _is_shell_name(arg0) or _is_launcher_name(arg0):
+            raise self._reject_shell(f"argv[0] {arg0!r}")
+        found = self._resolve(arg0, cwd)
+        if found is None:
+            if not (program_names(arg0) & self.allowlist):
+                raise PolicyViolation(
+                    ErrorCode.EXECUTABLE_NOT_ALLOWLISTED, f"{arg0!r} is not an allowlisted program"
+                )
+            raise PolicyViolation(
+                ErrorCode.VALIDATION_FAILED, f"{arg0!r} was not found (PATH or path)"
+            )
+        real = os.path.realpath(found)
+        if _is_shell_name(real) or _is_launcher_name(real):
+            raise self._reject_shell(f"argv[0] {arg0!r} resolves to {real}")
+        try:
+            st = os.stat(real)
+        except OSError as exc:
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"{arg0!r}: {exc.strerror}") from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"{arg0!r} is not a regular file")
+        if self.known_shells.matches(real, st):
+            raise self._reject_shell(f"argv[0] {arg0!r} is a shell binary under another name")
+        if self._in_writable_place(real):
+            # A script someone could have planted: refuse a shell interpreter behind it.
+            for interp in _shebang_interpreters(real):
+                if _is_shell_name(interp):
+                    raise self._reject_shell(f"argv[0] {arg0!r} is a {interp} script")
+        if real in self.allowed_reals or program_names(real) & self.allowlist:
+            return found
+        raise PolicyViolation(
+            ErrorCode.EXECUTABLE_NOT_ALLOWLISTED,
+            f"{arg0!r} (resolved to {real}) is not an allowlisted program",
+        )
+
+    def check_launched(self, argv: Sequence[str]) -> None:
+        """Programs started by allowlisted launchers must not be shells either."""
+        names = program_names(argv[0])
+        launched: list[str] = []
+        if names & {"uv"} and len(argv) > 1:
+            rest = list(argv[1:])
+            if rest[:1] == ["run"]:
+                launched += _first_positional(rest[1:], _UV_RUN_VALUE_FLAGS)
+            elif rest[:2] == ["tool", "run"]:
+                launched += _first_positional(rest[2:], _UV_RUN_VALUE_FLAGS)
+        elif names & {"uvx", "npx"}:
+            launched += _first_positional(argv[1:], _UV_RUN_VALUE_FLAGS)
+        elif names & {"npm", "pnpm"} and len(argv) > 2 and argv[1] in ("exec", "x", "dlx"):
+            launched += _first_positional(argv[2:], frozenset({"--package", "-p", "-c"}))
+            if "-c" in argv or any(a.startswith("--call") for a in argv):
+                raise self._reject_shell("npm exec -c runs a shell command string")
+        elif names & {"find"}:
+            for i, a in enumerate(argv):
+                if a in ("-exec", "-execdir", "-ok", "-okdir") and i + 1 < len(argv):
+                    launched.append(argv[i + 1])
+        elif names & {"git"}:
+            for a in argv[1:]:
+                if a.startswith(("--exec-path", "--upload-pack", "--receive-pack")):
+                    raise self._reject_shell(f"git {a.split('=')[0]} runs another program")
+        for prog in launched:
+            if _is_shell_name(prog) or _is_launcher_name(prog):
+                raise self._reject_shell(f"{argv[0]} would launch {prog!r}")
+
+    def check(
+        self, argv: object, cwd: str | None, *, default_cwd: Path, roots: Sequence[Path]
+    ) -> ResolvedCommand:
+        """Every check, in order; the ResolvedCommand to run or a PolicyViolation."""
+        args = self.check_argv(argv)
+        if _is_shell_name(args[0]) or _is_launcher_name(args[0]):
+            raise self._reject_shell(f"argv[0] {args[0]!r}")
+        real_cwd = self.check_cwd(cwd, default=default_cwd, roots=roots)
+        executable = self.check_executable(args[0], real_cwd)
+        self.check_launched(args)
+        self.registries.check(args, real_cwd)
+        return ResolvedCommand(argv=args, executable=executable, cwd=real_cwd)
+
+
+_UV_RUN_VALUE_FLAGS: Final = frozenset(
+    {
+        "--with", "--with-editable", "--with-requirements", "--from", "--python", "-p",
+        "--package", "--directory", "--project", "--env-file", "--extra", "--group",
+        "--index", "--default-index", "--index-url", "-i", "--extra-index-url",
+        "--find-links", "-f", "--module", "-m", "--script", "-s",
+        "--registry", "--cache", "--userconfig",
+    }
+)  # fmt: skip
+
+
+def _first_positional(args: Sequence[str], value_flags: frozenset[str]) -> list[str]:
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a == "--":
+            continue
+        if a.startswith("-"):
+            skip = a in value_flags
+            continue
+        return [a]
+    return []

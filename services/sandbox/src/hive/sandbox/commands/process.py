@@ -1,0 +1,312 @@
+"""The subprocess adapter: spawn in a new session, pump output to capped log files, stop.
+
+A governed process runs in its own session and process group, stdin from
+/dev/null, with resource limits applied between fork and exec. Its stdout and
+stderr are pipes that the event loop drains straight into log files in
+bounded chunks, so output never accumulates in the sandbox's memory however
+much a command writes. Past the per-stream cap the log says so once, the rest
+is counted and dropped.
+
+Exit is observed through a pidfd (no SIGCHLD handler, no watcher thread). When
+the leader exits, whatever is left of its process group is killed at once: a
+governed command leaves nothing running behind it. A descendant that escaped
+the group with setsid() but still holds an output pipe is found through
+/proc/*/fd and killed as well; one that also closed its output is beyond what
+a process-group sandbox can see (that is the pod's job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import os
+import resource
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+READ_CHUNK: Final = 1 << 20
+PIPE_SIZE: Final = 1 << 20
+_F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLimits:
+    """rlimits of a governed process (core dumps are always off)."""
+
+    nofile: int = 4096
+    memory_bytes: int | None = None
+    cpu_s: int | None = None
+
+
+def _apply_limits(nofile: int, memory_bytes: int | None, cpu_s: int | None) -> None:
+    # Runs in the child between fork and exec: only async-signal-safe-ish calls.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    n = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if cpu_s:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+
+
+class LogPump:
+    """Drains one pipe into a log file, keeping at most `cap` bytes of output."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, read_fd: int, path: Path, cap: int) -> None:
+        self.loop = loop
+        self.fd = read_fd
+        self.pipe_inode = os.fstat(read_fd).st_ino
+        self.path = path
+        self.cap = cap
+        self.size = 0
+        """Bytes the process wrote to this stream."""
+        self.kept = 0
+        """Bytes of output written to the log (at most `cap`)."""
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self._file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        os.set_blocking(read_fd, False)
+        loop.add_reader(read_fd, self._on_readable)
+
+    @property
+    def omitted(self) -> int:
+        """Bytes dropped past the cap."""
+        return self.size - self.kept
+
+    def _write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self._file, view)
+            view = view[n:]
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self.fd, READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        room = self.cap - self.kept
+        self.size += len(data)
+        if room > 0:
+            part = data if len(data) <= room else memoryview(data)[:room]
+            self._write(part)
+            self.kept += len(part)
+            if len(data) > room:
+                self._write(
+                    f"\n[hive: log cap of {self.cap} bytes reached; further output "
+                    "is counted but not kept]\n".encode()
+                )
+
+    def close(self) -> None:
+        """Stop reading; note omitted bytes at the end of the log; close both ends."""
+        if self.closed.done():
+            return
+        self.loop.remove_reader(self.fd)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        try:
+            if self.omitted:
+                self._write(f"[hive: {self.omitted} bytes omitted past the log cap]\n".encode())
+        finally:
+            os.close(self._file)
+            self.closed.set_result(None)
+
+
+def _pipe() -> tuple[int, int]:
+    r, w = os.pipe2(os.O_CLOEXEC)
+    with contextlib.suppress(OSError):  # a bigger pipe means fewer wake-ups; optional
+        fcntl.fcntl(r, _F_SETPIPE_SZ, PIPE_SIZE)
+    return r, w
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: tells a live pid from a reused one."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: fields restart after the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _pipe_holders(inodes: set[int]) -> list[int]:
+    """Pids (other than ours) holding any of these pipes open."""
+    targets = {f"pipe:[{i}]" for i in inodes}
+    me = os.getpid()
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            fds = os.scandir(f"/proc/{entry.name}/fd")
+        except OSError:
+            continue
+        with fds:
+            for fd in fds:
+                try:
+                    if os.readlink(fd.path) in targets:
+                        found.append(int(entry.name))
+                        break
+                except OSError:
+                    continue
+    return found
+
+
+class SpawnFailed(Exception):
+    """The process could not be started (exec failed, bad cwd, ...)."""
+
+
+class GovernedProcess:
+    """One running governed process: its pid/pgid, its two log pumps, its exit."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: LogPump,
+        stderr: LogPump,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.start_ticks = process_start_ticks(popen.pid)
+        self.stdout = stdout
+        self.stderr = stderr
+        self.loop = loop
+        self.exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            loop.create_task(self._wait_in_thread())
+        else:
+            loop.add_reader(self._pidfd, self._on_exit)
+
+    @classmethod
+    def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        executable: str,
+        cwd: Path,
+        env: dict[str, str],
+        stdout_path: Path,
+        stderr_path: Path,
+        log_cap: int,
+        limits: ResourceLimits,
+    ) -> GovernedProcess:
+        """Start `argv` in a new session; raise SpawnFailed when it cannot start."""
+        loop = asyncio.get_running_loop()
+        out_r, out_w = _pipe()
+        err_r, err_w = _pipe()
+        try:
+            popen = subprocess.Popen(  # argv list, never a shell
+                list(argv),
+                executable=executable,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=functools.partial(
+                    _apply_limits, limits.nofile, limits.memory_bytes, limits.cpu_s
+                ),
+            )
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            raise SpawnFailed(f"{type(exc).__name__}: {exc}") from exc
+        os.close(out_w)
+        os.close(err_w)
+        stdout = LogPump(loop, out_r, stdout_path, log_cap)
+        stderr = LogPump(loop, err_r, stderr_path, log_cap)
+        return cls(popen, stdout, stderr, loop)
+
+    # -- exit ---------------------------------------------------------------------------------
+
+    def _on_exit(self) -> None:
+        code = self.popen.poll()
+        if code is None:
+            return
+        assert self._pidfd is not None
+        self.loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = None
+        self._exited(code)
+
+    async def _wait_in_thread(self) -> None:
+        code = await asyncio.to_thread(self.popen.wait)
+        self._exited(code)
+
+    def _exited(self, code: int) -> None:
+        # The leader is gone: nothing of its group may outlive it.
+        self.kill_group(signal.SIGKILL)
+        if not self.exited.done():
+            self.exited.set_result(code)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status (negative: killed by that signal), None while running."""
+        return self.exited.result() if self.exited.done() else None
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def kill_group(self, sig: int) -> bool:
+        """Signal the whole process group; False when nothing is left in it."""
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    async def stop(self, grace_s: float) -> None:
+        """TERM the group, KILL it after `grace_s`, and wait for the leader to be reaped."""
+        if self.exited.done():
+            return
+        self.kill_group(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.exited), grace_s)
+        except TimeoutError:
+            self.kill_group(signal.SIGKILL)
+            await asyncio.shield(self.exited)
+
+    async def drain(self, timeout_s: float = 2.0) -> None:
+        """Wait for both logs to reach EOF; kill escaped pipe holders if they do not."""
+        pumps = (self.stdout, self.stderr)
+        waiting = [p.closed for p in pumps if not p.closed.done()]
+        if not waiting:
+            return
+        _, pending = await asyncio.wait(waiting, timeout=timeout_s)
+        if pending:
+            inodes = {p.pipe_inode for p in pumps if not p.closed.done()}
+            for pid in await asyncio.to_thread(_pipe_holders, inodes):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            await asyncio.wait([p.closed for p in pumps if not p.closed.done()], timeout=1.0)
+        for p in pumps:
+            p.close()
+
+    def abandon(self) -> None:
+        """Forget the process without waiting (shutdown after a failed stop)."""
+        if self._pidfd is not None:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        self.stdout.close()
+        self.stderr.close()

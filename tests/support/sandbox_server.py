@@ -1,0 +1,201 @@
+"""A real sandbox server for tests: `hive.sandbox.main:app` under granian on 127.0.0.1.
+
+Reusable by every sandbox test (governed commands, Work Runs, backends):
+
+    server = SandboxServer.start(database_url, root=tmp_path / "sandbox",
+                                 env={"HIVE_SANDBOX_LOG_CAP_BYTES": "1024"})
+    with server.client() as http:            # httpx.Client, X-Internal-Secret set
+        http.post("/commands", json={"argv": ["true"]})
+    server.kill()                            # SIGKILL the whole server (a crash)
+    server = server.restart()                # same root, database and secret
+    server.stop()                            # SIGTERM, graceful
+
+The server runs in its own session with the environment given (plus the
+canary secrets of `CANARY_ENV` unless `canaries=False`), so tests can prove
+that nothing of the sandbox's own environment reaches a governed child.
+`worker_pid()` is the granian worker that runs the app (the process whose
+memory a test measures).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SECRET = "test-internal-secret-not-for-production"
+# Values that must never show up in a governed child's environment or output.
+CANARY_ENV: Mapping[str, str] = {
+    "OPENAI_API_KEY": "sk-canary-openai-7f3a",
+    "ANTHROPIC_API_KEY": "sk-ant-canary-91bd",
+    "DASHSCOPE_API_KEY": "canary-dashscope-55e1",
+    "AWS_SECRET_ACCESS_KEY": "canary-aws-0c4f",
+    "GITHUB_TOKEN": "ghp_canary_b8d2",
+    "PGPASSWORD": "canary-pgpassword-3e9a",
+    "DASHBOARD_SESSION_SECRET": "canary-dashboard-session-a1c7",
+    "HIVE_CREDENTIAL_KEY": "canary-credential-key-66f0",
+    "SLACK_BOT_TOKEN": "xoxb-canary-4d2b",
+    "MY_APP_PASSWORD": "canary-app-password-2b8e",
+}
+
+
+def free_port() -> int:
+    """An ephemeral loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+@dataclass
+class SandboxServer:
+    """One sandbox process tree started by a test."""
+
+    database_url: str
+    root: Path
+    env: dict[str, str]
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    canaries: bool = True
+    secret: str = SECRET
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        database_url: str,
+        *,
+        root: Path,
+        env: Mapping[str, str] | None = None,
+        canaries: bool = True,
+        port: int | None = None,
+        ready_timeout_s: float = 60.0,
+    ) -> SandboxServer:
+        """Start `hive.sandbox.main:app` under granian and wait until /healthz says ok."""
+        from hive.cli.serve import granian_argv
+
+        root.mkdir(parents=True, exist_ok=True)
+        port = port or free_port()
+        full_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "LANG": "C.UTF-8",
+            "DATABASE_URL": database_url,
+            "HIVE_INTERNAL_SECRET": SECRET,
+            "HIVE_SANDBOX_ROOT": str(root),
+            "HIVE_SANDBOX_WORKER": "false",
+            "HIVE_SANDBOX_KILL_GRACE_S": "2",
+            **(CANARY_ENV if canaries else {}),
+            **(env or {}),
+        }
+        if "VIRTUAL_ENV" in os.environ:
+            full_env["VIRTUAL_ENV"] = os.environ["VIRTUAL_ENV"]
+        log_path = root.parent / f"sandbox-{port}.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                granian_argv("sandbox", "127.0.0.1", port),
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = cls(database_url, root, full_env, port, proc, log_path, canaries, SECRET,
+                     dict(env or {}))  # fmt: skip
+        server.wait_ready(ready_timeout_s)
+        return server
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Poll /healthz until status ok; raise with the server log when it dies or times out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sandbox exited {self.proc.returncode}:\n{self.read_log()}")
+            try:
+                r = httpx.get(self.url + "/healthz", timeout=2)
+                if r.status_code == 200 and r.json().get("status") == "ok":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"sandbox not ready in {timeout_s}s:\n{self.read_log()}")
+
+    def read_log(self) -> str:
+        """The server's combined stdout/stderr so far."""
+        try:
+            return self.log_path.read_text(errors="replace")[-20000:]
+        except OSError:
+            return ""
+
+    def client(self, *, auth: bool = True, timeout: float = 30.0) -> httpx.Client:
+        """An httpx client on this server (with X-Internal-Secret unless auth=False)."""
+        headers = {"X-Internal-Secret": self.secret} if auth else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def async_client(self, *, auth: bool = True, timeout: float = 30.0) -> httpx.AsyncClient:
+        """The async variant of `client`."""
+        headers = {"X-Internal-Secret": self.secret} if auth else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
+
+    def worker_pid(self) -> int:
+        """Pid of the process running the app (granian's worker, else the server itself)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            kids = _children(self.proc.pid)
+            if kids:
+                return kids[0]
+            time.sleep(0.05)
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the server's whole process group: a crash, no shutdown hooks run."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM (graceful shutdown), SIGKILL if it does not end in `timeout_s`."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> SandboxServer:
+        """A new server on the same root, database, port-less env (after kill() or stop())."""
+        return SandboxServer.start(
+            self.database_url, root=self.root, env=self.extra_env, canaries=self.canaries
+        )
+
+
+def sandbox_python() -> str:
+    """The interpreter governed commands see as `python3` on PATH (for building test argv)."""
+    return sys.executable
