@@ -1,11 +1,11 @@
 """What a governed command may be, decided before anything runs.
 
 Order of checks (the first failure answers): argv shape -> shell or launcher
-by name -> resolution of argv[0] (PATH lookup or path, then realpath) -> shell
-by resolved path, by identity (same inode) and by content (a renamed copy) ->
-shell scripts planted in writable places -> the executable allowlist ->
-programs launched by allowlisted launchers (`uv run`, `npx`, `find -exec`) ->
-package registries -> cwd.
+by name -> cwd -> package registries -> shells launched by launcher-like tools
+(`uv run`, `uvx`, `npx`, `find -exec`) -> resolution of argv[0] (PATH lookup
+or path, then realpath) -> shell by resolved path, by identity (same inode)
+and by content (a renamed copy) -> shell scripts planted in writable places ->
+the executable allowlist.
 
 This is defense in depth, not the isolation boundary: allowlisted
 interpreters (python3, node) can run anything they are told to. What the
@@ -315,9 +315,11 @@ class CommandPolicy:
         if _is_shell_name(args[0]) or _is_launcher_name(args[0]):
             raise self._reject_shell(f"argv[0] {args[0]!r}")
         real_cwd = self.check_cwd(cwd, default=default_cwd, roots=roots)
-        executable = self.check_executable(args[0], real_cwd)
-        self.check_launched(args)
+        # Registries before resolution: the answer to `npm --registry evil` must not
+        # depend on whether npm happens to be installed.
         self.registries.check(args, real_cwd)
+        self.check_launched(args)
+        executable = self.check_executable(args[0], real_cwd)
         return ResolvedCommand(argv=args, executable=executable, cwd=real_cwd)
 
 
