@@ -101,7 +101,9 @@ async def commit_baseline(repo: Path) -> str:
 
 async def baseline_tarball(repo: Path, commit: str) -> bytes:
     """A gzip tar of the baseline tree (what a requeue seeds from)."""
-    _, out, _ = await git(repo, "archive", "--format=tar.gz", commit)
+    # The tree, not the commit: no pax header with the commit id, so an empty
+    # tree is a valid empty tar rather than a header with nothing after it.
+    _, out, _ = await git(repo, "archive", "--format=tar.gz", f"{commit}^{{tree}}")
     return out
 
 
