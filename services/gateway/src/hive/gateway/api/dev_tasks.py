@@ -1,0 +1,228 @@
+"""/api/projects/{project_id}/dev-tasks...: the sandbox's Work Run routes, project-scoped.
+
+Answers are the sandbox's own bytes (status, content type and body), so the
+schemas below document what the sandbox returns; streams (SSE events,
+command logs, artifact content) are forwarded chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.params import Parameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.response import Stream
+
+from hive.contracts.api import (
+    ArtifactView,
+    CommandStatus,
+    DevTaskStatus,
+    ReviewAction,
+    StoredEvent,
+)
+from hive.gateway.api.docs import SESSION_PROBLEMS, problems
+from hive.gateway.api.projects import project_or_404
+from hive.gateway.auth import current_operator, runtime_of
+from hive.gateway.dev_task_facade import OpenStream, ProjectDevTaskCreate
+from hive.gateway.runtime import Services
+from hive.gateway.sandbox_client import SandboxReply
+
+TASK = "/{task_id:str}"
+TASK_PROBLEMS = problems(*SESSION_PROBLEMS, 404, 409, 502)
+REQUEUED = ResponseSpec(data_container=DevTaskStatus, description="Requeued as a new task")
+
+
+def _reply(reply: SandboxReply) -> Response[Any]:
+    return Response(content=reply.body, status_code=reply.status, media_type=reply.content_type)
+
+
+def _stream(opened: OpenStream) -> Response[Any]:
+    if opened.chunks is None:
+        return Response(
+            content=opened.body,
+            status_code=opened.status,
+            media_type=opened.content_type,
+            headers=opened.headers,
+        )
+    return Stream(
+        opened.chunks,
+        status_code=opened.status,
+        media_type=opened.content_type,
+        headers={**opened.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _services(request: Request[Any, Any, Any]) -> Services:
+    return runtime_of(request).require()
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@post("/", status_code=201, responses=problems(*SESSION_PROBLEMS, 404, 409, 413, 502))
+async def create_dev_task(
+    request: Request[Any, Any, Any], project_id: str, data: ProjectDevTaskCreate
+) -> Response[DevTaskStatus]:
+    """Create a Work Run in this project's workspace."""
+    services = _services(request)
+    project = await project_or_404(services, project_id)
+    return _reply(await services.dev_tasks.create(project, data))
+
+
+@get("/", responses=problems(*SESSION_PROBLEMS, 404, 502))
+async def list_dev_tasks(
+    request: Request[Any, Any, Any],
+    project_id: str,
+    task_state: str | None = Parameter(query="state", default=None),
+    limit: int | None = None,
+) -> Response[list[DevTaskStatus]]:
+    """This project's Work Runs."""
+    services = _services(request)
+    await project_or_404(services, project_id)
+    return _reply(await services.dev_tasks.list(project_id, _params(state=task_state, limit=limit)))
+
+
+@get(TASK, responses=TASK_PROBLEMS)
+async def get_dev_task(
+    request: Request[Any, Any, Any], project_id: str, task_id: str
+) -> Response[DevTaskStatus]:
+    """DevTaskStatus of one Work Run."""
+    return _reply(await _services(request).dev_tasks.status(project_id, task_id))
+
+
+@get(TASK + "/events", responses=TASK_PROBLEMS)
+async def dev_task_events(
+    request: Request[Any, Any, Any], project_id: str, task_id: str, after: int | None = None
+) -> Response[list[StoredEvent]]:
+    """The task's typed event stream; `Accept: text/event-stream` follows it live (SSE)."""
+    facade = _services(request).dev_tasks
+    accept = request.headers.get("accept", "")
+    params = _params(after=after)
+    if "text/event-stream" not in accept:
+        return _reply(await facade.get(project_id, task_id, "/events", params))
+    await facade.require_task(project_id, task_id)
+    headers = {"Accept": "text/event-stream"}
+    if last := request.headers.get("last-event-id"):
+        headers["Last-Event-ID"] = last
+    return _stream(
+        await facade.open_stream(f"/dev-tasks/{task_id}/events", params=params, headers=headers)
+    )
+
+
+@get(TASK + "/patch", responses=TASK_PROBLEMS, media_type="text/x-diff")
+async def dev_task_patch(
+    request: Request[Any, Any, Any], project_id: str, task_id: str
+) -> Response[str]:
+    """The proposed unified diff."""
+    return _reply(await _services(request).dev_tasks.get(project_id, task_id, "/patch"))
+
+
+@get(TASK + "/artifacts", responses=TASK_PROBLEMS)
+async def dev_task_artifacts(
+    request: Request[Any, Any, Any], project_id: str, task_id: str
+) -> Response[list[ArtifactView]]:
+    """Persisted artifacts of the task."""
+    return _reply(await _services(request).dev_tasks.get(project_id, task_id, "/artifacts"))
+
+
+@get(TASK + "/artifacts/{name:str}", responses=TASK_PROBLEMS, media_type="application/octet-stream")
+async def dev_task_artifact(
+    request: Request[Any, Any, Any], project_id: str, task_id: str, name: str
+) -> Response[bytes]:
+    """One artifact's content, streamed."""
+    facade = _services(request).dev_tasks
+    await facade.require_task(project_id, task_id)
+    return _stream(
+        await facade.open_stream(
+            f"/dev-tasks/{task_id}/artifacts/{name}", params=None, headers=None
+        )
+    )
+
+
+@get(TASK + "/commands", responses=TASK_PROBLEMS)
+async def dev_task_commands(
+    request: Request[Any, Any, Any],
+    project_id: str,
+    task_id: str,
+    command_state: str | None = Parameter(query="state", default=None),
+) -> Response[list[CommandStatus]]:
+    """Governed commands (process sessions) the task ran."""
+    return _reply(
+        await _services(request).dev_tasks.commands(
+            project_id, task_id, _params(state=command_state)
+        )
+    )
+
+
+@get(TASK + "/commands/{command_id:str}", responses=TASK_PROBLEMS)
+async def dev_task_command(
+    request: Request[Any, Any, Any], project_id: str, task_id: str, command_id: str
+) -> Response[CommandStatus]:
+    """One command's status (bounded previews)."""
+    return _reply(await _services(request).dev_tasks.command(project_id, task_id, command_id))
+
+
+@get(TASK + "/commands/{command_id:str}/log", responses=TASK_PROBLEMS, media_type="text/plain")
+async def dev_task_command_log(
+    request: Request[Any, Any, Any],
+    project_id: str,
+    task_id: str,
+    command_id: str,
+    stream: str = "stdout",
+    offset: int | None = None,
+    limit: int | None = None,
+) -> Response[bytes]:
+    """A command's full log, streamed; `X-Log-Size` and `X-Next-Offset` as the sandbox sets them."""
+    facade = _services(request).dev_tasks
+    await facade.require_command(project_id, task_id, command_id)
+    return _stream(
+        await facade.open_stream(
+            f"/commands/{command_id}/log",
+            params=_params(stream=stream, offset=offset, limit=limit),
+            headers=None,
+        )
+    )
+
+
+def _action_handler(action: str) -> Any:
+    async def handler(
+        request: Request[Any, Any, Any],
+        project_id: str,
+        task_id: str,
+        data: ReviewAction | None = None,
+    ) -> Response[DevTaskStatus]:
+        body = ReviewAction(
+            reason=data.reason if data is not None else None,
+            actor=current_operator(request).username,  # the session decides who acts
+        )
+        return _reply(await _services(request).dev_tasks.action(project_id, task_id, action, body))
+
+    handler.__doc__ = f"{action.capitalize()} the task (the operator is recorded as actor)."
+    handler.__name__ = f"{action}_dev_task"
+    return post(
+        TASK + f"/{action}",
+        status_code=200,
+        responses={**TASK_PROBLEMS, 201: REQUEUED} if action == "requeue" else TASK_PROBLEMS,
+        operation_id=f"{action}DevTask",
+    )(handler)
+
+
+router = Router(
+    path="/api/projects/{project_id:str}/dev-tasks",
+    route_handlers=[
+        create_dev_task,
+        list_dev_tasks,
+        get_dev_task,
+        dev_task_events,
+        dev_task_patch,
+        dev_task_artifacts,
+        dev_task_artifact,
+        dev_task_commands,
+        dev_task_command,
+        dev_task_command_log,
+        *(_action_handler(a) for a in ("approve", "reject", "resume", "requeue", "cancel")),
+    ],
+    tags=["dev-tasks"],
+)

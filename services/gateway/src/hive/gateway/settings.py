@@ -1,0 +1,281 @@
+"""Gateway settings: one Struct, read once from the environment, validated at startup.
+
+Strict mode (`HIVE_STRICT_STARTUP=true`, the default) refuses to start when a
+required secret is missing, a known placeholder, or too short. Outside strict
+mode (`hive dev`) a missing secret is replaced by a random one for this process
+only, with a warning. Every refusal is a `SettingsError` naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from hive.gateway.providers import ModelProvider, parse_providers
+
+MigrationMode = Literal["check", "upgrade", "off"]
+WorkspaceVisibility = Literal["auto", "shared", "separate"]
+
+MIN_SECRET_LENGTH = 32
+MIN_ADMIN_PASSWORD_LENGTH = 12
+
+# Values people leave in templates. Compared case-insensitively after stripping
+# separators, so "change-me", "CHANGE_ME" and "changeme" all match.
+PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "changethis",
+        "changeit",
+        "replaceme",
+        "placeholder",
+        "secret",
+        "mysecret",
+        "yoursecret",
+        "yoursecrethere",
+        "supersecret",
+        "password",
+        "passw0rd",
+        "admin",
+        "default",
+        "example",
+        "insecure",
+        "notsecret",
+        "dev",
+        "devsecret",
+        "development",
+        "test",
+        "testing",
+        "todo",
+        "fixme",
+        "xxx",
+        "none",
+        "null",
+        "unset",
+        "dummy",
+    }
+)
+PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yoursecret", "insecure")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; `setting` names the environment variable."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting} {problem}")
+        self.setting = setting
+
+
+def placeholder_problem(value: str, min_length: int) -> str | None:
+    """Why `value` is not a usable secret, or None when it is."""
+    if not value:
+        return "is required"
+    folded = "".join(ch for ch in value.lower() if ch.isalnum())
+    if folded in PLACEHOLDERS or any(m in folded for m in PLACEHOLDER_MARKERS):
+        return "holds a placeholder value"
+    if len(set(value)) <= 2:
+        return "is a repeated character, not a secret"
+    if len(value) < min_length:
+        return f"is too short ({len(value)} characters, at least {min_length} required)"
+    return None
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(name, f"must be true or false, got {raw!r}")
+
+
+def _number(env: dict[str, str], name: str, default: float, minimum: float = 0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(name, f"must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(name, f"must be at least {minimum}, got {raw!r}")
+    return value
+
+
+class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Everything the full gateway reads from its environment."""
+
+    database_url: str
+    """DATABASE_URL: the PostgreSQL the gateway state lives in."""
+    session_secret: str
+    """DASHBOARD_SESSION_SECRET: keys the stored session hashes and CSRF tokens."""
+    internal_secret: str
+    """HIVE_INTERNAL_SECRET: shared with sandbox and agents; signs task tokens."""
+    credential_key: str
+    """HIVE_CREDENTIAL_KEY: the key credentials at rest are encrypted with."""
+    workspace: Path
+    """HIVE_WORKSPACE: where project workspaces live unless given as absolute paths."""
+    strict: bool = True
+    """HIVE_STRICT_STARTUP: refuse to start on weak secrets or DB/migration failure."""
+    migration_mode: MigrationMode = "check"
+    """HIVE_STARTUP_MIGRATION_MODE: check (refuse unless at head), upgrade, or off."""
+    metadata_create: bool = False
+    """HIVE_METADATA_CREATE_ON_STARTUP: create the schema when the database is empty."""
+    cookie_secure: bool = True
+    """HIVE_COOKIE_SECURE: mark cookies Secure (off only for plain-HTTP local use)."""
+    bootstrap_admin_password: str | None = None
+    """HIVE_BOOTSTRAP_ADMIN_PASSWORD: creates operator `admin` at startup if missing."""
+    sandbox_url: str = "http://127.0.0.1:8091"
+    """HIVE_SANDBOX_URL: the sandbox the dev-task facade calls."""
+    sandbox_workspace: WorkspaceVisibility = "auto"
+    """HIVE_SANDBOX_WORKSPACE_VISIBILITY: does the sandbox see project paths (shared) or
+    must tasks be seeded with an archive (separate); auto = shared iff the sandbox
+    URL is on loopback (same machine)."""
+    seed_archive_max_bytes: int = 64 * 1024 * 1024
+    """HIVE_SEED_ARCHIVE_MAX_BYTES: refuse to seed a workspace larger than this."""
+    providers: tuple[ModelProvider, ...] = ()
+    """HIVE_MODEL_PROVIDERS: the relay's upstreams."""
+    relay_rate_per_minute: float = 240.0
+    """HIVE_RELAY_RATE_LIMIT_PER_MINUTE: calls per task token per minute (burst = same)."""
+    relay_timeout_s: float = 600.0
+    """HIVE_RELAY_TIMEOUT_S: longest a relayed call may take."""
+    token_default_ttl_s: int = 900
+    """HIVE_TASK_TOKEN_TTL_S: default task-token lifetime (15 minutes)."""
+    token_max_ttl_s: int = 86_400
+    """HIVE_TASK_TOKEN_MAX_TTL_S: longest lifetime a caller may ask for."""
+    session_ttl_s: int = 12 * 3600
+    """HIVE_SESSION_TTL_S: operator session lifetime."""
+    login_max_failures: int = 5
+    """HIVE_LOGIN_MAX_FAILURES: failed logins per username (and 4x per client) per window."""
+    login_window_s: float = 300.0
+    """HIVE_LOGIN_WINDOW_S: the login-throttling window."""
+    metrics_public: bool = False
+    """HIVE_METRICS_PUBLIC: serve /metrics without the internal secret."""
+    pool_backend: str = "local"
+    """HIVE_POOL_BACKEND: reported in /healthz (agent pools are not served yet)."""
+    log_level: str = "INFO"
+    """HIVE_LOG_LEVEL."""
+    access_log: bool = True
+    """HIVE_ACCESS_LOG: one JSON line per answered request."""
+    generated_secrets: tuple[str, ...] = ()
+    """Names of secrets generated for this process (non-strict mode only)."""
+    warnings: tuple[str, ...] = ()
+    """Problems tolerated outside strict mode, logged at startup."""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> GatewaySettings:
+        """Read and validate; raise SettingsError naming the first bad setting."""
+        e = dict(os.environ if env is None else env)
+        strict = _flag(e, "HIVE_STRICT_STARTUP", True)
+        warnings: list[str] = []
+        generated: list[str] = []
+
+        def secret(name: str, min_length: int = MIN_SECRET_LENGTH) -> str:
+            value = e.get(name, "")
+            problem = placeholder_problem(value, min_length)
+            if problem is None:
+                return value
+            if strict:
+                raise SettingsError(name, problem)
+            if not value:
+                generated.append(name)
+                return secrets.token_urlsafe(32)
+            warnings.append(f"{name} {problem} (tolerated: HIVE_STRICT_STARTUP=false)")
+            return value
+
+        session_secret = secret("DASHBOARD_SESSION_SECRET")
+        internal_secret = secret("HIVE_INTERNAL_SECRET")
+        credential_key = secret("HIVE_CREDENTIAL_KEY")
+        database_url = e.get("DATABASE_URL", "")
+        if not database_url:
+            raise SettingsError("DATABASE_URL", "is required")
+        if urlsplit(database_url).scheme.split("+")[0] not in ("postgresql", "postgres"):
+            raise SettingsError("DATABASE_URL", "must be a postgresql:// URL")
+
+        admin_password = e.get("HIVE_BOOTSTRAP_ADMIN_PASSWORD") or None
+        if admin_password is not None:
+            problem = placeholder_problem(admin_password, MIN_ADMIN_PASSWORD_LENGTH)
+            if problem is not None:
+                if strict:
+                    raise SettingsError("HIVE_BOOTSTRAP_ADMIN_PASSWORD", problem)
+                warnings.append(f"HIVE_BOOTSTRAP_ADMIN_PASSWORD {problem} (tolerated)")
+
+        workspace_raw = e.get("HIVE_WORKSPACE", "")
+        if not workspace_raw:
+            if strict:
+                raise SettingsError("HIVE_WORKSPACE", "is required")
+            workspace_raw = str(Path(e.get("HIVE_DATA_DIR") or ".hive") / "workspace")
+            warnings.append(f"HIVE_WORKSPACE is not set; using {workspace_raw}")
+        workspace = Path(workspace_raw).absolute()
+
+        mode = e.get("HIVE_STARTUP_MIGRATION_MODE", "check").strip().lower() or "check"
+        if mode not in ("check", "upgrade", "off"):
+            raise SettingsError(
+                "HIVE_STARTUP_MIGRATION_MODE", f"must be check, upgrade or off, got {mode!r}"
+            )
+        visibility = e.get("HIVE_SANDBOX_WORKSPACE_VISIBILITY", "auto").strip().lower() or "auto"
+        if visibility not in ("auto", "shared", "separate"):
+            raise SettingsError(
+                "HIVE_SANDBOX_WORKSPACE_VISIBILITY",
+                f"must be auto, shared or separate, got {visibility!r}",
+            )
+        try:
+            providers = parse_providers(e.get("HIVE_MODEL_PROVIDERS", ""), e)
+        except ValueError as exc:
+            raise SettingsError("HIVE_MODEL_PROVIDERS", str(exc)) from exc
+        default_ttl = int(_number(e, "HIVE_TASK_TOKEN_TTL_S", 900, 1))
+        max_ttl = int(_number(e, "HIVE_TASK_TOKEN_MAX_TTL_S", 86_400, 1))
+        if default_ttl > max_ttl:
+            raise SettingsError("HIVE_TASK_TOKEN_TTL_S", "exceeds HIVE_TASK_TOKEN_MAX_TTL_S")
+
+        return cls(
+            database_url=database_url,
+            session_secret=session_secret,
+            internal_secret=internal_secret,
+            credential_key=credential_key,
+            workspace=workspace,
+            strict=strict,
+            migration_mode=mode,  # type: ignore[arg-type]
+            metadata_create=_flag(e, "HIVE_METADATA_CREATE_ON_STARTUP", False),
+            cookie_secure=_flag(e, "HIVE_COOKIE_SECURE", True),
+            bootstrap_admin_password=admin_password,
+            sandbox_url=(e.get("HIVE_SANDBOX_URL") or "http://127.0.0.1:8091").rstrip("/"),
+            sandbox_workspace=visibility,  # type: ignore[arg-type]
+            seed_archive_max_bytes=int(
+                _number(e, "HIVE_SEED_ARCHIVE_MAX_BYTES", 64 * 1024 * 1024, 1024)
+            ),
+            providers=providers,
+            relay_rate_per_minute=_number(e, "HIVE_RELAY_RATE_LIMIT_PER_MINUTE", 240.0, 1),
+            relay_timeout_s=_number(e, "HIVE_RELAY_TIMEOUT_S", 600.0, 1),
+            token_default_ttl_s=default_ttl,
+            token_max_ttl_s=max_ttl,
+            session_ttl_s=int(_number(e, "HIVE_SESSION_TTL_S", 12 * 3600, 60)),
+            login_max_failures=int(_number(e, "HIVE_LOGIN_MAX_FAILURES", 5, 1)),
+            login_window_s=_number(e, "HIVE_LOGIN_WINDOW_S", 300.0, 1),
+            metrics_public=_flag(e, "HIVE_METRICS_PUBLIC", False),
+            pool_backend=e.get("HIVE_POOL_BACKEND", "local") or "local",
+            log_level=(e.get("HIVE_LOG_LEVEL") or "INFO").upper(),
+            access_log=_flag(e, "HIVE_ACCESS_LOG", True),
+            generated_secrets=tuple(generated),
+            warnings=tuple(warnings),
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret value (what the log redactor must never let out)."""
+        values = [
+            self.session_secret,
+            self.internal_secret,
+            self.credential_key,
+            self.bootstrap_admin_password or "",
+        ]
+        password = urlsplit(self.database_url).password
+        if password:
+            values.append(password)
+        values.extend(p.api_key for p in self.providers if p.api_key)
+        return [v for v in values if v]
