@@ -21,6 +21,7 @@ from hive.events import EventStore, create_pool
 from hive.events.database import redact
 from hive.sandbox.api import health
 from hive.sandbox.api.commands import CommandsController
+from hive.sandbox.api.dev_tasks import DevTaskController
 from hive.sandbox.auth import authenticated
 from hive.sandbox.codex import install as codex_install
 from hive.sandbox.commands import (
@@ -33,6 +34,8 @@ from hive.sandbox.commands import (
 )
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
+from hive.sandbox.workruns.governed import GovernedCommandRunner
+from hive.sandbox.workruns.runtime import start_work_runs
 
 log = logging.getLogger("hive.sandbox")
 
@@ -65,11 +68,17 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     commands = build_commands(settings, storage, app.state.store)
     app.state.commands = commands
     await commands.open()  # marks commands of a dead predecessor `lost`
+    workruns = await start_work_runs(
+        settings, app.state.store, commands=GovernedCommandRunner(commands)
+    )
+    app.state.workruns = workruns.service
+    app.state.worker_status = "running" if workruns.worker else "disabled"
     try:
         app.state.ready = True
         yield
     finally:
         app.state.ready = False
+        await workruns.stop()
         await commands.close()
         await pool.close()
 
@@ -105,7 +114,9 @@ def create_app(settings: SandboxSettings | None = None) -> Litestar:
         except ValueError as exc:
             _fail(str(exc))
             raise
-    protected = Router(path="/", route_handlers=[CommandsController], guards=[authenticated])
+    protected = Router(
+        path="/", route_handlers=[CommandsController, DevTaskController], guards=[authenticated]
+    )
     return Litestar(
         route_handlers=[health.healthz, protected],
         lifespan=[lifespan],

@@ -119,12 +119,14 @@ class DevTaskController(Controller):
         self,
         request: Request[Any, Any, Any],
         project_id: str | None = None,
-        state: str | None = None,
+        task_state: str | None = Parameter(query="state", default=None),
         limit: int = Parameter(default=200, ge=1, le=1000),
     ) -> list[DevTaskStatus]:
-        """Work Runs from the read model, newest first."""
+        """Work Runs from the read model, newest first (filters `project_id`, `state`)."""
         _internal_only(request)
-        return await _service(request).list_tasks(project_id=project_id, state=state, limit=limit)
+        return await _service(request).list_tasks(
+            project_id=project_id, state=task_state, limit=limit
+        )
 
     @get("/{task_id:str}")
     async def status(self, request: Request[Any, Any, Any], task_id: str) -> DevTaskStatus:

@@ -59,8 +59,9 @@ class CommandRunner(Protocol):
         argv: list[str],
         cwd: Path,
         timeout_s: float | None,
+        cancelled: asyncio.Event | None = None,
     ) -> CommandOutcome:
-        """Run to completion; policy refusals come back as `failed_to_start`."""
+        """Run to completion (cancel on `cancelled`); refusals come back as `failed_to_start`."""
         ...
 
 
@@ -362,6 +363,7 @@ class Worker:
                 argv=list(argv),
                 cwd=cwd or dirs.repo,
                 timeout_s=timeout_s,
+                cancelled=cancelled,
             )
 
         return AttemptContext(
