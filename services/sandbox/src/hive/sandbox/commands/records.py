@@ -106,13 +106,14 @@ class Finish:
 
 
 def _pid_alive(pid: int) -> bool:
+    """A running process (a zombie nobody reaped, e.g. under a non-reaping init, is dead)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
 
 
 class CommandRecords:
