@@ -202,6 +202,15 @@ class Worker:
             await service.finish_attempt(task_id, attempt_no, "cancelled", "no longer runnable")
             self._attempts.pop(task_id, None)
             return
+        dirs = service.storage.task_dirs(task_id, create=False)
+        if not (dirs.repo / ".git").is_dir():
+            # Replicas must share the task volume; one that cannot see the workspace
+            # fails the attempt loudly instead of running in an empty directory.
+            await service.finish_attempt(
+                task_id, attempt_no, "failed", f"workspace {dirs.repo} is not on this replica"
+            )
+            self._attempts.pop(task_id, None)
+            return
         dirs = service.storage.task_dirs(task_id)
         cancelled = asyncio.Event()
         lost = asyncio.Event()
