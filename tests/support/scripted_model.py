@@ -74,8 +74,21 @@ class Stall:
     seconds: float = 60.0
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Wait until `release` is set (or `timeout_s` passes), then answer with `then`.
+
+    Keeps the client waiting on the model mid-turn, e.g. to inspect the
+    process that called it while it runs.
+    """
+
+    release: threading.Event
+    then: Item | list[Item] | HttpError | Stall
+    timeout_s: float = 60.0
+
+
 Item = Message | FunctionCall | CustomToolCall
-Turn = Item | list[Item] | HttpError | Stall
+Turn = Item | list[Item] | HttpError | Stall | Hold
 
 
 @dataclass
@@ -412,6 +425,9 @@ def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             turn = server._record(request)
+            if isinstance(turn, Hold):
+                turn.release.wait(turn.timeout_s)
+                turn = turn.then
             body = request.body if isinstance(request.body, dict) else {}
             model = str(body.get("model") or "scripted")
             stream = bool(body.get("stream"))
