@@ -219,6 +219,12 @@ class ScriptedModelServer:
         with self._lock:
             self._turns.extend(turns)
 
+    def reset(self) -> None:
+        """Forget unserved turns and recorded requests (between tests sharing one server)."""
+        with self._lock:
+            self._turns.clear()
+            self.requests.clear()
+
     def release(self) -> None:
         """Let every stalled stream end (they then close without completing)."""
         self._release.set()
