@@ -72,6 +72,14 @@ class HeartbeatAccepted(msgspec.Struct, kw_only=True):
     cancel_requested: bool
 
 
+class _EventStream(ServerSentEvent):
+    """SSE that keeps its media type: Litestar lets the handler's (JSON) default win."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = "text/event-stream"
+        return super().to_asgi_response(*args, **kwargs)
+
+
 def _problem(request: Request[Any, Any, Any], exc: WorkRunError) -> Response[Any]:
     status, code = {
         TaskNotFound: (404, ErrorCode.NOT_FOUND),
@@ -151,7 +159,7 @@ class DevTaskController(Controller):
         if last_id and last_id.isdigit():
             after = max(after, int(last_id))
         await service.load(task_id)  # 404 before the stream starts
-        return ServerSentEvent(_follow(service, task_id, after))
+        return _EventStream(_follow(service, task_id, after))
 
     @post("/{task_id:str}/checkpoints", status_code=201)
     async def checkpoint(
