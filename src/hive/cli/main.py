@@ -6,14 +6,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hive.cli import admin, db, dev, projections, serve
+from hive.cli import admin, db, demo, dev, projections, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every verb and its options."""
     parser = argparse.ArgumentParser(prog="hive", description="OpenHive control plane")
     sub = parser.add_subparsers(dest="verb", required=True)
-    for module in (dev, db, serve, projections, admin):
+    for module in (dev, db, serve, projections, demo, admin):
         module.register(sub)
     return parser
 
