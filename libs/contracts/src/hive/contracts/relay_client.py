@@ -232,7 +232,7 @@ class TaskRelayClient:
             if resp.status_code >= 400:
                 raise _error_from(resp.status_code, await resp.aread(), resp.headers)
             decoder = SSEDecoder()
-            async for chunk in resp.aiter_raw():
+            async for chunk in resp.aiter_bytes():
                 for event in decoder.feed(chunk):
                     yield event
             for event in decoder.close():

@@ -19,12 +19,14 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
 from hive.contracts.api import CreateDevTask, Project, ReviewAction, WorkspaceSpec
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
+from hive.gateway.identifiers import check_id
 from hive.gateway.sandbox_client import SandboxClient, SandboxReply
 from hive.gateway.workspace_seed import WorkspaceTooLarge, archive_b64
 
@@ -79,6 +81,11 @@ class Owners:
 
 def _not_found(what: str) -> HiveHTTPError:
     return HiveHTTPError(404, ErrorCode.NOT_FOUND, f"{what} not found in this project")
+
+
+def task_path(task_id: str, sub: str = "") -> str:
+    """The sandbox path of a task (the id percent-encoded as one segment)."""
+    return f"/dev-tasks/{quote(task_id, safe='')}{sub}"
 
 
 @dataclass(slots=True)
@@ -141,9 +148,10 @@ class DevTaskFacade:
 
     async def require_task(self, project_id: str, task_id: str) -> None:
         """404 unless `task_id` exists and belongs to `project_id`."""
+        check_id(task_id, "dev task")
         owner = self.owners.get(task_id)
         if owner is None:
-            reply = await self.sandbox.request("GET", f"/dev-tasks/{task_id}")
+            reply = await self.sandbox.request("GET", task_path(task_id))
             if reply.status == 404:
                 raise _not_found("dev task")
             if reply.status != 200:
@@ -156,10 +164,10 @@ class DevTaskFacade:
     async def require_command(self, project_id: str, task_id: str, command_id: str) -> None:
         """404 unless the command ran for this task of this project."""
         await self.require_task(project_id, task_id)
-        key = "cmd:" + command_id
+        key = "cmd:" + check_id(command_id, "command")
         owner = self.owners.get(key)
         if owner is None:
-            reply = await self.sandbox.request("GET", f"/commands/{command_id}")
+            reply = await self.sandbox.request("GET", "/commands/" + quote(command_id, safe=""))
             if reply.status != 200:
                 raise _not_found("command")
             try:
@@ -220,10 +228,11 @@ class DevTaskFacade:
 
     async def status(self, project_id: str, task_id: str) -> SandboxReply:
         """DevTaskStatus of a task of this project (one sandbox call)."""
+        check_id(task_id, "dev task")
         known = self.owners.get(task_id)
         if known is not None and known != project_id:
             raise _not_found("dev task")
-        reply = await self.sandbox.request("GET", f"/dev-tasks/{task_id}")
+        reply = await self.sandbox.request("GET", task_path(task_id))
         if reply.status == 404:
             raise _not_found("dev task")
         if reply.status == 200:
@@ -237,7 +246,7 @@ class DevTaskFacade:
     ) -> SandboxReply:
         """A read-only sub-resource of a task (events, patch, artifacts, commands)."""
         await self.require_task(project_id, task_id)
-        return await self.sandbox.request("GET", f"/dev-tasks/{task_id}{subpath}", params=params)
+        return await self.sandbox.request("GET", task_path(task_id, subpath), params=params)
 
     async def commands(
         self, project_id: str, task_id: str, params: Mapping[str, Any]
@@ -249,7 +258,7 @@ class DevTaskFacade:
     async def command(self, project_id: str, task_id: str, command_id: str) -> SandboxReply:
         """One command's status."""
         await self.require_command(project_id, task_id, command_id)
-        return await self.sandbox.request("GET", f"/commands/{command_id}")
+        return await self.sandbox.request("GET", "/commands/" + quote(command_id, safe=""))
 
     async def action(
         self, project_id: str, task_id: str, action: str, body: ReviewAction
@@ -257,7 +266,7 @@ class DevTaskFacade:
         """approve / reject / resume / requeue / cancel, with the operator as actor."""
         await self.require_task(project_id, task_id)
         reply = await self.sandbox.request(
-            "POST", f"/dev-tasks/{task_id}/{action}", content=_encoder.encode(body)
+            "POST", task_path(task_id, "/" + action), content=_encoder.encode(body)
         )
         if reply.status < 300:
             self._learn(reply.body)  # requeue answers with the new task (same project)

@@ -20,14 +20,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router
+import asyncpg
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from hive.contracts.http import EXCEPTION_HANDLERS
+from hive.contracts.errors import ErrorCode
+from hive.contracts.http import EXCEPTION_HANDLERS, problem_response
 from hive.events import EventStore
 from hive.gateway.api import auth as auth_api
 from hive.gateway.api import credentials as credentials_api
@@ -211,6 +213,17 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         log.info("gateway stopped")
 
 
+def _unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[Any]:
+    # PostgreSQL refused a value (a NUL in text, an out-of-range number): the
+    # caller's input, not a server fault. Translated once, at the adapter edge.
+    return problem_response(
+        422,
+        ErrorCode.VALIDATION_FAILED,
+        f"a value cannot be stored: {type(exc).__name__}",
+        instance=request.url.path,
+    )
+
+
 def _openapi() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="OpenHive gateway",
@@ -301,7 +314,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
             relay_routes,
         ],
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, asyncpg.DataError: _unstorable},
         middleware=[
             DefineMiddleware(
                 ObservabilityMiddleware, metrics=metrics, access_log_enabled=settings.access_log

@@ -16,6 +16,7 @@ from hive.gateway.credentials import (
     CredentialUpdate,
     DuplicateCredential,
 )
+from hive.gateway.identifiers import check_id
 
 
 def _check(name: str | None, value: str) -> None:
@@ -62,7 +63,11 @@ async def replace_credential(
 ) -> CredentialInfo:
     """Replace a credential's value."""
     _check(None, data.value)
-    info = await runtime_of(request).require().vault.update(credential_id, data.value)
+    info = (
+        await runtime_of(request)
+        .require()
+        .vault.update(check_id(credential_id, "credential"), data.value)
+    )
     if info is None:
         raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "no such credential")
     return info
@@ -76,5 +81,5 @@ async def replace_credential(
 )
 async def delete_credential(request: Request[Any, Any, Any], credential_id: str) -> None:
     """Delete a credential."""
-    if not await runtime_of(request).require().vault.delete(credential_id):
+    if not await runtime_of(request).require().vault.delete(check_id(credential_id, "credential")):
         raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "no such credential")

@@ -8,10 +8,11 @@ command logs, artifact content) are forwarded chunk by chunk.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
-from litestar.params import Parameter
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from hive.contracts.api import (
@@ -21,10 +22,12 @@ from hive.contracts.api import (
     ReviewAction,
     StoredEvent,
 )
+from hive.contracts.errors import ErrorCode
+from hive.contracts.http import HiveHTTPError
 from hive.gateway.api.docs import SESSION_PROBLEMS, problems
 from hive.gateway.api.projects import project_or_404
 from hive.gateway.auth import current_operator, runtime_of
-from hive.gateway.dev_task_facade import OpenStream, ProjectDevTaskCreate
+from hive.gateway.dev_task_facade import OpenStream, ProjectDevTaskCreate, task_path
 from hive.gateway.runtime import Services
 from hive.gateway.sandbox_client import SandboxReply
 
@@ -34,10 +37,15 @@ REQUEUED = ResponseSpec(data_container=DevTaskStatus, description="Requeued as a
 
 
 def _reply(reply: SandboxReply) -> Response[Any]:
+    if reply.status >= 500:
+        # The sandbox failed; to the dashboard that is an upstream failure of the gateway.
+        raise HiveHTTPError(502, ErrorCode.UPSTREAM_ERROR, f"sandbox answered {reply.status}")
     return Response(content=reply.body, status_code=reply.status, media_type=reply.content_type)
 
 
 def _stream(opened: OpenStream) -> Response[Any]:
+    if opened.status >= 500:
+        raise HiveHTTPError(502, ErrorCode.UPSTREAM_ERROR, f"sandbox answered {opened.status}")
     if opened.chunks is None:
         return Response(
             content=opened.body,
@@ -107,7 +115,7 @@ async def dev_task_events(
     if last := request.headers.get("last-event-id"):
         headers["Last-Event-ID"] = last
     return _stream(
-        await facade.open_stream(f"/dev-tasks/{task_id}/events", params=params, headers=headers)
+        await facade.open_stream(task_path(task_id, "/events"), params=params, headers=headers)
     )
 
 
@@ -136,7 +144,7 @@ async def dev_task_artifact(
     await facade.require_task(project_id, task_id)
     return _stream(
         await facade.open_stream(
-            f"/dev-tasks/{task_id}/artifacts/{name}", params=None, headers=None
+            task_path(task_id, "/artifacts/" + quote(name, safe="")), params=None, headers=None
         )
     )
 
@@ -179,7 +187,7 @@ async def dev_task_command_log(
     await facade.require_command(project_id, task_id, command_id)
     return _stream(
         await facade.open_stream(
-            f"/commands/{command_id}/log",
+            "/commands/" + quote(command_id, safe="") + "/log",
             params=_params(stream=stream, offset=offset, limit=limit),
             headers=None,
         )

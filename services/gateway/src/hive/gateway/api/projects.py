@@ -11,13 +11,14 @@ from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
 from hive.gateway.api.docs import SESSION_PROBLEMS, problems
 from hive.gateway.auth import current_operator, runtime_of
+from hive.gateway.identifiers import check_id
 from hive.gateway.projects import DuplicateProject, ProjectError, check_name, workspace_for
 from hive.gateway.runtime import Services
 
 
 async def project_or_404(services: Services, project_id: str) -> Project:
     """The project, or 404."""
-    project = await services.projects.get(project_id)
+    project = await services.projects.get(check_id(project_id, "project"))
     if project is None:
         raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "no such project")
     return project
