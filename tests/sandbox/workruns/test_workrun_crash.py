@@ -164,3 +164,27 @@ def test_kill9_stale_then_requeue_runs_fresh_and_applies(workrun_db: str, tmp_pa
         assert (target / "src" / "app.py").read_text() == "print('patched')\n"
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_graceful_shutdown_marks_running_attempts_stale_at_once(
+    workrun_db: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "sandbox"
+    first = start_sandbox(workrun_db, root, HIVE_SANDBOX_LEASE_TTL_S="600")
+    with first.client() as http:
+        r = http.post(
+            "/dev-tasks",
+            json={"project_id": "crash", "instructions": plan({"sleep": {"seconds": 30}})},
+        )
+        task_id = r.json()["task_id"]
+        wait_status(http, task_id, lambda st: st["runtime"]["heartbeat_at"] is not None)
+    first.stop()  # SIGTERM: the replica hands its attempt back instead of holding a 600 s lease
+    second = start_sandbox(workrun_db, root, HIVE_SANDBOX_LEASE_TTL_S="600")
+    try:
+        with second.client() as http:
+            st = status(http, task_id)
+            assert st["state"] == "stale", st
+            assert "shutting down" in st["reason"]
+    finally:
+        second.stop()

@@ -251,3 +251,21 @@ def test_task_token_reaches_only_its_task_and_errors_are_problems(server: Sandbo
             "/dev-tasks", json={"project_id": "p", "instructions": "x", "task_id": "../x"}
         )
         assert r.status_code == 422
+
+
+def test_cancel_stops_a_running_attempt(server: SandboxServer) -> None:
+    steps = plan({"sleep": {"seconds": 30}}, {"write": {"path": "never.txt", "content": "x"}})
+    task_id = str(_create(server, instructions=steps)["task_id"])
+    with server.client() as http:
+        wait_status(http, task_id, lambda st: st["runtime"]["heartbeat_at"] is not None)
+        r = http.post(f"/dev-tasks/{task_id}/cancel", json={"reason": "operator said stop"})
+        assert r.status_code == 200 and r.json()["state"] == "cancelled"
+        # The worker sees the request on its next heartbeat and ends the attempt.
+        done = wait_status(
+            http, task_id, lambda st: st["attempts"][0]["state"] == "finished", timeout_s=10
+        )
+        assert done["state"] == "cancelled"
+        assert done["attempts"][0]["outcome"] == "cancelled"
+        assert done["patch"] is None
+        r = http.post(f"/dev-tasks/{task_id}/resume")
+        assert r.status_code == 409

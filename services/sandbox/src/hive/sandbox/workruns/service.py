@@ -737,7 +737,9 @@ class WorkRuns:
                     continue  # the owner wrote meanwhile: it is alive; look again later
         return marked
 
-    async def _mark_stale(self, conn: asyncpg.Connection, lease: Lease) -> bool:
+    async def _mark_stale(
+        self, conn: asyncpg.Connection, lease: Lease, reason: str | None = None
+    ) -> bool:
         state = await self.load(lease.task_id)
         current = state.current_attempt
         is_current = current is not None and current.attempt_no == lease.attempt_no
@@ -747,7 +749,7 @@ class WorkRuns:
                 AttemptMarkedStale(
                     attempt_no=lease.attempt_no,
                     attempt_id=current.attempt_id,
-                    reason=f"lease held by {lease.owner} expired without a heartbeat",
+                    reason=reason or f"lease held by {lease.owner} expired without a heartbeat",
                     lease_expired_at=lease.expires_at or now(),
                     marked_at=now(),
                 )
@@ -788,7 +790,7 @@ class WorkRuns:
                 return
             try:
                 async with conn.transaction():
-                    await self._mark_stale(conn, Lease(**dict(row)))
+                    await self._mark_stale(conn, Lease(**dict(row)), reason)
             except (VersionConflict, StateConflict, TaskNotFound):
                 log.warning("could not mark %s attempt %d stale: %s", task_id, attempt_no, reason)
 
