@@ -1,0 +1,86 @@
+"""Helpers of the Codex e2e tests: find the running Codex, read its /proc view, build patches."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.sandbox.workruns.runs import events
+
+
+def apply_patch(*ops: str) -> str:
+    """An apply_patch envelope around `ops` (Codex's patch grammar)."""
+    return "*** Begin Patch\n" + "".join(ops) + "*** End Patch\n"
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+    """Poll `probe` until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def codex_pid(http: httpx.Client, task_id: str, attempt_no: int = 1) -> int:
+    """The pid of the attempt's Codex process, from its CommandStarted record."""
+
+    def probe() -> int | None:
+        for e in events(http, task_id):
+            p = e["payload"]
+            if (
+                e["event_type"] == "CommandStarted"
+                and p.get("attempt_no") == attempt_no
+                and p.get("pid")
+                and p["argv"][1:2] == ["exec"]
+            ):
+                return int(p["pid"])
+        return None
+
+    return int(wait_for("the Codex process", probe))
+
+
+def proc_environ(pid: int) -> dict[str, str]:
+    """The environment a live process was started with."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    """The argv of a live process."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+def tree(root: int) -> set[int]:
+    """`root` and its live descendants."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] not in ("Z", "X"):
+                parents[int(entry)] = int(fields[1])
+    found = {root} if root in parents else set()
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+def event_types(http: httpx.Client, task_id: str) -> list[str]:
+    """The event types of a task's stream, in order."""
+    return [e["event_type"] for e in events(http, task_id)]
