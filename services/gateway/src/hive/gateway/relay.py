@@ -230,6 +230,16 @@ class ModelRelay:
             await resp.aclose()
         if key_bytes and key_bytes in data:
             data = data.replace(key_bytes, REDACTED)
+        if resp.status_code in (401, 403):
+            # The provider refused the gateway's key, not the caller's token: to the
+            # caller that is an upstream failure (and a 401 would read as "your token").
+            self._finish(call, resp.status_code, "upstream_error", None)
+            log.error("provider %s refused the configured key (%d)", provider.id, resp.status_code)
+            raise HiveHTTPError(
+                502,
+                ErrorCode.UPSTREAM_ERROR,
+                f"provider {provider.id} refused the gateway's credentials ({resp.status_code})",
+            )
         ok = resp.status_code < 400
         usage = usage_from_json(data) if ok else None
         self._finish(call, resp.status_code, "ok" if ok else "upstream_error", usage)

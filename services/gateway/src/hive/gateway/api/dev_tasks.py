@@ -84,7 +84,7 @@ async def list_dev_tasks(
     request: Request[Any, Any, Any],
     project_id: str,
     task_state: str | None = Parameter(query="state", default=None),
-    limit: int | None = None,
+    limit: int = Parameter(default=200, ge=1, le=1000),
 ) -> Response[list[DevTaskStatus]]:
     """This project's Work Runs."""
     services = _services(request)
@@ -102,13 +102,17 @@ async def get_dev_task(
 
 @get(TASK + "/events", responses=TASK_PROBLEMS)
 async def dev_task_events(
-    request: Request[Any, Any, Any], project_id: str, task_id: str, after: int | None = None
+    request: Request[Any, Any, Any],
+    project_id: str,
+    task_id: str,
+    after: int = Parameter(default=0, ge=0),
+    limit: int = Parameter(default=1000, ge=1, le=10_000),
+    follow: bool = False,
 ) -> Response[list[StoredEvent]]:
-    """The task's typed event stream; `Accept: text/event-stream` follows it live (SSE)."""
+    """The task's typed event stream; `Accept: text/event-stream` (or follow) follows it live."""
     facade = _services(request).dev_tasks
-    accept = request.headers.get("accept", "")
-    params = _params(after=after)
-    if "text/event-stream" not in accept:
+    params = {"after": after, "limit": limit}
+    if not (follow or "text/event-stream" in request.headers.get("accept", "")):
         return _reply(await facade.get(project_id, task_id, "/events", params))
     await facade.require_task(project_id, task_id)
     headers = {"Accept": "text/event-stream"}
