@@ -99,7 +99,8 @@ def safe_member_name(name: str) -> str:
         raise ArchiveRejected(f"member {name!r}: '..' in path")
     if not parts:
         raise ArchiveRejected(f"member {name!r}: empty path")
-    if parts[0] == ".git":
+    if ".git" in parts:
+        # At any depth: a nested repo's config could name programs git would run.
         raise ArchiveRejected(f"member {name!r}: .git internals are not accepted")
     return "/".join(parts)
 
