@@ -61,7 +61,7 @@ class Extracted:
 class _Bounded(io.RawIOBase):
     """A reader that refuses to deliver more than `limit` decompressed bytes."""
 
-    def __init__(self, inner: IO[bytes], limit: int) -> None:
+    def __init__(self, inner: IO[bytes] | gzip.GzipFile, limit: int) -> None:
         self.inner = inner
         self.limit = limit
         self.count = 0

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from hive.contracts.events import AttemptOutcome, CommandFinished
-from hive.events.subscription import CHANNEL as EVENTS_CHANNEL
+from hive.events.store import CHANNEL as EVENTS_CHANNEL
 from hive.sandbox.backends.base import (
     AttemptContext,
     AttemptResult,
