@@ -97,6 +97,10 @@ def _base_env() -> dict[str, str]:
         "HIVE_SANDBOX_CODEX_MODEL",
         "HIVE_SANDBOX_CODEX_SANDBOX_MODE",
         "HIVE_SANDBOX_CODEX_ENV_ALLOWLIST",
+        "HIVE_SANDBOX_CODEX_PROVIDER_ID",
+        "HIVE_SANDBOX_CODEX_PROVIDER_BASE_URL",
+        "HIVE_SANDBOX_CODEX_PROVIDER_ENV_KEY",
+        "HIVE_SANDBOX_CODEX_TIMEOUT_S",
         "HIVE_SANDBOX_COMMAND_ALLOWLIST",
         "HIVE_SANDBOX_REGISTRY_ALLOWLIST",
     )
@@ -185,6 +189,11 @@ def _dev(args: argparse.Namespace) -> int:
         try:
             if _installed("hive.sandbox.main"):
                 env = common | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
+                if os.environ.get("HIVE_SANDBOX_CODEX_AUTH_MODE") == "env":
+                    # The operator's documented allowlist: only these keys reach the sandbox.
+                    for name in os.environ.get("HIVE_SANDBOX_CODEX_ENV_ALLOWLIST", "").split(","):
+                        if name.strip() in os.environ:
+                            env[name.strip()] = os.environ[name.strip()]
                 children.append(
                     _start(
                         "sandbox",
