@@ -30,6 +30,7 @@ from hive.contracts.api import (
 )
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError, problem_response
+from hive.events import StreamTooLong
 from hive.sandbox.auth import require_task_access
 from hive.sandbox.workruns.errors import (
     ArchiveRejected,
@@ -91,6 +92,10 @@ def _problem(request: Request[Any, Any, Any], exc: WorkRunError) -> Response[Any
     }.get(type(exc), (409, ErrorCode.CONFLICT))
     extra = {"state": exc.state} if isinstance(exc, StateConflict) and exc.state else None
     return problem_response(status, code, str(exc), instance=request.url.path, extra=extra)
+
+
+def _too_long(request: Request[Any, Any, Any], exc: StreamTooLong) -> Response[Any]:
+    return problem_response(409, ErrorCode.STREAM_TOO_LONG, str(exc), instance=request.url.path)
 
 
 def _service(request: Request[Any, Any, Any]) -> WorkRuns:
