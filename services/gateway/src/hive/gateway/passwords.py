@@ -8,12 +8,17 @@ login for a name that does not exist costs the same as a wrong password.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("openhive: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("openhive: no such user")
 
 
 def hash_password_sync(password: str) -> str:
@@ -28,7 +33,7 @@ async def hash_password(password: str) -> str:
 
 def _verify(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
