@@ -88,3 +88,10 @@ def test_exit_codes_and_garbage() -> None:
     assert mapper.finish(0).reason == "codex exited without completing its turn"
     mapper.feed('{"type":"error","message":"bad config"}')
     assert mapper.finish(1).reason == "codex exited with code 1: bad config"
+
+
+def test_a_resumed_attempt_without_a_message_reports_none_of_its_own() -> None:
+    mapper = CodexEventMapper(attempt_no=2, repo_dir=REPO, previous={"last_message": "old"})
+    mapper.feed('{"type":"turn.completed","usage":{}}')
+    assert mapper.finish(0).last_message is None
+    assert mapper.progress()["last_message"] == "old"

@@ -245,7 +245,8 @@ class CodexCliBackend:
         )
         last_file = paths.last_message.read_text() if paths.last_message.exists() else None
         result = mapper.finish(returncode, last_file)
-        if result.last_message:
+        # A cancelled task takes no more artifacts; its last message stays in the logs.
+        if result.last_message and proc.stopped_by != "cancelled":
             await ctx.artifact(
                 f"codex-last-message-attempt-{n}.md",
                 result.last_message.encode(),

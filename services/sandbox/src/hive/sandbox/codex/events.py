@@ -102,12 +102,13 @@ class CodexEventMapper:
     files_changed: list[str] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
     _started: set[str] = field(default_factory=set)
+    _previous_message: str | None = None
 
     def __post_init__(self) -> None:
         prev = self.previous or {}
         self.files_changed = [str(f) for f in prev.get("files_changed") or []][:MAX_FILES]
         self.commands = [dict(c) for c in prev.get("commands") or [] if isinstance(c, Mapping)]
-        self.last_message = prev.get("last_message") or None
+        self._previous_message = str(prev.get("last_message") or "") or None
 
     # -- folding -------------------------------------------------------------------------
 
@@ -207,10 +208,11 @@ class CodexEventMapper:
 
     def progress(self) -> dict[str, Any]:
         """The cumulative progress a resumed attempt is told about."""
+        message = self.last_message or self._previous_message
         return {
             "files_changed": list(self.files_changed),
             "commands": [dict(c) for c in self.commands],
-            "last_message": _clip(self.last_message, MAX_TEXT) if self.last_message else None,
+            "last_message": _clip(message, MAX_TEXT) if message else None,
         }
 
     def _checkpoint(self, step: dict[str, Any]) -> CheckpointDue:
