@@ -89,7 +89,11 @@ def build_commands(
     """GovernedCommands wired from settings (Work Runs reach it as app.state.commands)."""
     return GovernedCommands(
         storage=storage,
-        records=CommandRecords(store, Instance.current(str(storage.root))),
+        records=CommandRecords(
+            store,
+            Instance.current(str(storage.root)),
+            sync_commit=settings.command_sync_commit,
+        ),
         policy=default_policy(settings.command_allowlist, settings.registry_allowlist, storage),
         config=CommandsConfig(
             log_cap_bytes=settings.log_cap_bytes,
@@ -97,6 +101,7 @@ def build_commands(
             kill_grace_s=settings.kill_grace_s,
             default_timeout_s=settings.default_timeout_s,
             lease_ttl_s=settings.lease_ttl_s,
+            settle_s=settings.command_settle_s,
             limits=ResourceLimits(
                 nofile=settings.max_open_files,
                 memory_bytes=settings.max_memory_bytes,

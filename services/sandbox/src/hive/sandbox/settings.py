@@ -39,6 +39,8 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     max_memory_bytes: int | None = None
     max_cpu_s: int | None = None
     max_open_files: int = 4096
+    command_settle_s: float = 0.05
+    command_sync_commit: bool = False
     coding_backend: str = "codex_cli"
     lease_ttl_s: float = 30.0
     worker_enabled: bool = True
@@ -82,6 +84,9 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             max_memory_bytes=int(mem) if mem else None,
             max_cpu_s=int(cpu) if cpu else None,
             max_open_files=int(num("HIVE_SANDBOX_MAX_OPEN_FILES", 4096) or 4096),
+            command_settle_s=float(num("HIVE_SANDBOX_COMMAND_SETTLE_S", 0.05) or 0.0),
+            command_sync_commit=e.get("HIVE_SANDBOX_COMMAND_SYNC_COMMIT", "false").lower()
+            in ("1", "true", "yes"),
             coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
             lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
             worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),

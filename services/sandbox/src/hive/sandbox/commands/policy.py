@@ -116,6 +116,10 @@ class _KnownShells:
         return hashes is not None and _sha256(real) in hashes
 
 
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _shebang_interpreters(path: str) -> list[str]:
     """The interpreter of a `#!` script, and the program `env` would run, if any."""
     try:
@@ -167,6 +171,8 @@ class CommandPolicy:
         self.allowed_reals = frozenset(os.path.realpath(p) for p in allowed_paths)
         self.registries = RegistryPolicy(registry_allowlist)
         self._shells: _KnownShells | None = None
+        # argv[0] name -> (path that passed, identity of the file it pointed at)
+        self._verdicts: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
 
     @property
     def known_shells(self) -> _KnownShells:
@@ -247,6 +253,18 @@ class CommandPolicy:
         """Resolve argv[0] and refuse shells, launchers and anything not allowlisted."""
         if _is_shell_name(arg0) or _is_launcher_name(arg0):
             raise self._reject_shell(f"argv[0] {arg0!r}")
+        if "/" not in arg0 and (hit := self._verdicts.get(arg0)) is not None:
+            checked, identity = hit
+            # One stat instead of a PATH walk and a realpath: the same file behind the
+            # same path passed before. A file that newly appeared earlier on PATH is
+            # not noticed until the entry changes, which is safe: what runs is
+            # `found`, the path that was checked, never a fresh PATH lookup.
+            try:
+                if _identity(os.stat(checked)) == identity:
+                    return checked
+            except OSError:
+                pass
+            del self._verdicts[arg0]
         found = self._resolve(arg0, cwd)
         if found is None:
             if not (program_names(arg0) & self.allowlist):
@@ -273,6 +291,8 @@ class CommandPolicy:
                 if _is_shell_name(interp):
                     raise self._reject_shell(f"argv[0] {arg0!r} is a {interp} script")
         if real in self.allowed_reals or program_names(real) & self.allowlist:
+            if "/" not in arg0 and not self._in_writable_place(real):
+                self._verdicts[arg0] = (found, _identity(st))
             return found
         raise PolicyViolation(
             ErrorCode.EXECUTABLE_NOT_ALLOWLISTED,

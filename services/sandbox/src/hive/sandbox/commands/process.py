@@ -1,7 +1,8 @@
 """The subprocess adapter: spawn in a new session, pump output to capped log files, stop.
 
 A governed process runs in its own session and process group, stdin from
-/dev/null, with resource limits applied between fork and exec. Its stdout and
+/dev/null, with core dumps off (inherited) and open-file, memory and CPU caps
+applied with prlimit(2) as it starts. Its stdout and
 stderr are pipes that the event loop drains straight into log files in
 bounded chunks, so output never accumulates in the sandbox's memory however
 much a command writes. Past the per-stream cap the log says so once, the rest
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import os
 import resource
 import signal
@@ -44,16 +44,34 @@ class ResourceLimits:
     cpu_s: int | None = None
 
 
-def _apply_limits(nofile: int, memory_bytes: int | None, cpu_s: int | None) -> None:
-    # Runs in the child between fork and exec: only async-signal-safe-ish calls.
+def disable_core_dumps() -> None:
+    """Core size 0 for this process, and so for every child it spawns (inherited at fork).
+
+    Set once on the sandbox itself instead of between fork and exec: a
+    `preexec_fn` forces a full fork of this process (about 6 ms here) where
+    vfork takes well under one. A sandbox core dump could hold secrets anyway.
+    """
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def apply_limits(pid: int, limits: ResourceLimits) -> None:
+    """Cap open files and, when configured, memory and CPU of a just-started process.
+
+    Applied with prlimit(2) right after the spawn returns (Popen returns once the
+    child has exec'd), so the target runs its first instructions (the dynamic
+    loader) before the caps land; that window cannot open a meaningful number
+    of files or allocate a meaningful amount of memory.
+    """
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    n = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
-    if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    if cpu_s:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    n = limits.nofile if hard == resource.RLIM_INFINITY else min(limits.nofile, hard)
+    caps = [(resource.RLIMIT_NOFILE, (n, n)), (resource.RLIMIT_CORE, (0, 0))]
+    if limits.memory_bytes:
+        caps.append((resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)))
+    if limits.cpu_s:
+        caps.append((resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5)))
+    for which, value in caps:
+        with contextlib.suppress(ProcessLookupError):  # already gone: nothing to cap
+            resource.prlimit(pid, which, value)
 
 
 class LogPump:
@@ -70,7 +88,9 @@ class LogPump:
         self.kept = 0
         """Bytes of output written to the log (at most `cap`)."""
         self.closed: asyncio.Future[None] = loop.create_future()
-        self._file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        # Opened on the first byte: a silent command costs no file (nor directory).
+        self._file: int | None = None
+        self.write_error: str | None = None
         os.set_blocking(read_fd, False)
         loop.add_reader(read_fd, self._on_readable)
 
@@ -79,11 +99,21 @@ class LogPump:
         """Bytes dropped past the cap."""
         return self.size - self.kept
 
-    def _write(self, data: bytes | memoryview) -> None:
+    def _write(self, data: bytes | memoryview) -> int:
+        """Append to the log; the bytes written (0 once writing failed, e.g. disk full)."""
+        if self.write_error is not None:
+            return 0
         view = memoryview(data)
-        while view:
-            n = os.write(self._file, view)
-            view = view[n:]
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                self._file = os.open(self.path, flags, 0o600)
+            while view:
+                view = view[os.write(self._file, view) :]
+        except OSError as exc:
+            self.write_error = exc.strerror or type(exc).__name__
+        return len(data) - len(view)
 
     def _on_readable(self) -> None:
         try:
@@ -99,8 +129,7 @@ class LogPump:
         self.size += len(data)
         if room > 0:
             part = data if len(data) <= room else memoryview(data)[:room]
-            self._write(part)
-            self.kept += len(part)
+            self.kept += self._write(part)
             if len(data) > room:
                 self._write(
                     f"\n[hive: log cap of {self.cap} bytes reached; further output "
@@ -115,10 +144,11 @@ class LogPump:
         with contextlib.suppress(OSError):
             os.close(self.fd)
         try:
-            if self.omitted:
+            if self.omitted and self.write_error is None:
                 self._write(f"[hive: {self.omitted} bytes omitted past the log cap]\n".encode())
         finally:
-            os.close(self._file)
+            if self._file is not None:
+                os.close(self._file)
             self.closed.set_result(None)
 
 
@@ -142,6 +172,25 @@ def process_start_ticks(pid: int) -> int | None:
         return int(fields[19])
     except (IndexError, ValueError):
         return None
+
+
+def process_started_near(pid: int, when: float, tolerance_s: float = 5.0) -> bool:
+    """Whether `pid` is a live process started within `tolerance_s` of the epoch time `when`.
+
+    Identifies a journaled child without reading /proc at spawn time (that read
+    contends with the exec in progress): pid reuse within seconds of the
+    original spawn is the only way to be fooled.
+    """
+    ticks = process_start_ticks(pid)
+    if ticks is None:
+        return False
+    try:
+        with open("/proc/stat", "rb") as fh:
+            btime = next(int(line.split()[1]) for line in fh if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError):
+        return False
+    started = btime + ticks / os.sysconf("SC_CLK_TCK")
+    return abs(started - when) <= tolerance_s
 
 
 def _pipe_holders(inodes: set[int]) -> list[int]:
@@ -183,7 +232,6 @@ class GovernedProcess:
     ) -> None:
         self.popen = popen
         self.pid = popen.pid
-        self.start_ticks = process_start_ticks(popen.pid)
         self.stdout = stdout
         self.stderr = stderr
         self.loop = loop
@@ -224,9 +272,6 @@ class GovernedProcess:
                 stderr=err_w,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=functools.partial(
-                    _apply_limits, limits.nofile, limits.memory_bytes, limits.cpu_s
-                ),
             )
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             for fd in (out_r, out_w, err_r, err_w):
@@ -234,6 +279,7 @@ class GovernedProcess:
             raise SpawnFailed(f"{type(exc).__name__}: {exc}") from exc
         os.close(out_w)
         os.close(err_w)
+        apply_limits(popen.pid, limits)
         stdout = LogPump(loop, out_r, stdout_path, log_cap)
         stderr = LogPump(loop, err_r, stderr_path, log_cap)
         return cls(popen, stdout, stderr, loop)
@@ -289,6 +335,10 @@ class GovernedProcess:
     async def drain(self, timeout_s: float = 2.0) -> None:
         """Wait for both logs to reach EOF; kill escaped pipe holders if they do not."""
         pumps = (self.stdout, self.stderr)
+        waiting = [p.closed for p in pumps if not p.closed.done()]
+        if not waiting:
+            return
+        await asyncio.sleep(0)  # EOF usually arrives with the exit: one loop turn reads it
         waiting = [p.closed for p in pumps if not p.closed.done()]
         if not waiting:
             return

@@ -15,9 +15,11 @@ this host, become `lost`: they can no longer be watched, so they must not look
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -119,10 +121,11 @@ def _pid_alive(pid: int) -> bool:
 class CommandRecords:
     """Queries and appends for governed commands (the only module that writes `commands`)."""
 
-    def __init__(self, store: EventStore, instance: Instance) -> None:
+    def __init__(self, store: EventStore, instance: Instance, *, sync_commit: bool = False) -> None:
         self.store = store
         self.pool = store.pool
         self.instance = instance
+        self.sync_commit = sync_commit
         self._workrun_streams: set[str] = set()  # existing Work Run streams never go away
 
     # -- instance lease ----------------------------------------------------------------------
@@ -201,9 +204,46 @@ class CommandRecords:
                 return sid
         return COMMAND_STREAM_PREFIX + command_id
 
-    async def record_started(self, row: CommandRow) -> str:
-        """Append CommandStarted and insert the row in one transaction; return the stream id."""
-        event = CommandStarted(
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A write transaction on a pooled connection, begun in one round trip.
+
+        Asynchronous commit (unless configured otherwise): the transaction is
+        visible to every reader at once, so a *sandbox* crash loses nothing; only a
+        crash of PostgreSQL itself can drop the last few hundred ms of command
+        records, and any later synchronous commit (every Work Run transition)
+        flushes them, since WAL is flushed in order. Waiting for the fsync would
+        double the cost of a short command's round trip.
+        """
+        begin = "BEGIN" if self.sync_commit else "BEGIN; SET LOCAL synchronous_commit TO off"
+        async with self.pool.acquire() as c:
+            await c.execute(begin)
+            try:
+                yield c
+            except BaseException:
+                if not c.is_closed():
+                    # On cancellation the pool's reset on release rolls back instead.
+                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                        await c.execute("ROLLBACK")
+                raise
+            await c.execute("COMMIT")
+
+    async def record_started(
+        self,
+        row: CommandRow,
+        end: Finish | None = None,
+        *,
+        settle: Callable[[], Awaitable[Finish | None]] | None = None,
+    ) -> str:
+        """Record a started command (and its end, if known) in one transaction.
+
+        `end` records a command that ended before it was recorded. `settle`, awaited
+        inside the transaction once CommandStarted is appended, lets the caller
+        overlap the database round trips with the command's run: it returns the
+        Finish of a command that ended meanwhile, or None. Keep it short: an open
+        write transaction holds back every global reader (see hive.events.store).
+        """
+        started = CommandStarted(
             command_id=row.command_id,
             task_id=row.task_id,
             attempt_no=row.attempt_no,
@@ -212,9 +252,19 @@ class CommandRecords:
             pid=row.pid,
             started_at=row.started_at,
         )
-        async with self.pool.acquire() as c, c.transaction():
+        async with self._transaction() as c:
             row.stream_id = await self._stream_for(c, row.command_id, row.task_id)
-            await self.store.append(row.stream_id, [event], ANY, conn=c)
+            if end is None and settle is not None:
+                await self.store.append(row.stream_id, [started], ANY, conn=c)
+                end = await settle()
+                events: list[CommandStarted | CommandFinished] = []
+            else:
+                events = [started]
+            if end is not None:
+                events.append(_finished_event(row.command_id, end))
+                apply_finish(row, end)
+            if events:
+                await self.store.append(row.stream_id, events, ANY, conn=c)
             await c.execute(
                 f"INSERT INTO commands ({_ROW_COLUMNS}) VALUES "
                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
@@ -244,17 +294,8 @@ class CommandRecords:
 
     async def record_finished(self, command_id: str, stream_id: str, end: Finish) -> bool:
         """Mark a running command final and append CommandFinished; False if it already was."""
-        event = CommandFinished(
-            command_id=command_id,
-            state=end.state,
-            exit_code=end.exit_code,
-            reason=end.reason,
-            stdout_bytes=end.stdout_bytes,
-            stderr_bytes=end.stderr_bytes,
-            finished_at=end.finished_at,
-            duration_s=end.duration_s,
-        )
-        async with self.pool.acquire() as c, c.transaction():
+        event = _finished_event(command_id, end)
+        async with self._transaction() as c:
             # The conditional update is the guard: two replicas reaping the same orphan, or
             # a reaper racing the owner, record exactly one CommandFinished.
             updated = await c.fetchval(
@@ -312,3 +353,29 @@ class CommandRecords:
 def utcnow() -> datetime:
     """Timezone-aware now."""
     return datetime.now(UTC)
+
+
+def _finished_event(command_id: str, end: Finish) -> CommandFinished:
+    return CommandFinished(
+        command_id=command_id,
+        state=end.state,
+        exit_code=end.exit_code,
+        reason=end.reason,
+        stdout_bytes=end.stdout_bytes,
+        stderr_bytes=end.stderr_bytes,
+        finished_at=end.finished_at,
+        duration_s=end.duration_s,
+    )
+
+
+def apply_finish(row: CommandRow, end: Finish) -> None:
+    """Copy a Finish onto a row (in memory)."""
+    row.state = end.state
+    row.exit_code = end.exit_code
+    row.reason = end.reason
+    row.finished_at = end.finished_at
+    row.duration_s = end.duration_s
+    row.stdout_bytes = end.stdout_bytes
+    row.stderr_bytes = end.stderr_bytes
+    row.stdout_omitted = end.stdout_omitted
+    row.stderr_omitted = end.stderr_omitted

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import time
 import uuid
@@ -35,14 +34,23 @@ from hive.contracts.events import CommandState
 from hive.contracts.http import HiveHTTPError
 from hive.sandbox.commands import logs
 from hive.sandbox.commands.errors import CommandNotFound, PolicyViolation
+from hive.sandbox.commands.journal import PendingSpawn, SpawnJournal
 from hive.sandbox.commands.policy import CommandPolicy
 from hive.sandbox.commands.process import (
     GovernedProcess,
     ResourceLimits,
     SpawnFailed,
+    disable_core_dumps,
     process_start_ticks,
+    process_started_near,
 )
-from hive.sandbox.commands.records import CommandRecords, CommandRow, Finish, utcnow
+from hive.sandbox.commands.records import (
+    CommandRecords,
+    CommandRow,
+    Finish,
+    apply_finish,
+    utcnow,
+)
 from hive.sandbox.environment import base_path, child_env
 from hive.sandbox.storage import InvalidId, SandboxStorage, check_id
 
@@ -50,6 +58,9 @@ log = logging.getLogger("hive.sandbox.commands")
 
 MAX_TIMEOUT_S: Final = 7 * 24 * 3600.0
 MAX_POLL_S: Final = 300.0
+# How long the recording transaction may wait for a command to end (see records.py):
+# short, because an open write transaction holds back every global reader.
+OVERLAP_S: Final = 0.01
 FINAL_STATES: Final = frozenset({"exited", "cancelled", "timed_out", "failed_to_start", "lost"})
 # Package managers read config files that could name another index; these point
 # them at none (the registry policy checks flags and project files instead).
@@ -65,6 +76,12 @@ class CommandsConfig:
     kill_grace_s: float = 5.0
     default_timeout_s: float = 1800.0
     lease_ttl_s: float = 30.0
+    settle_s: float = 0.05
+    """How long `start` waits for a command to end on its own before answering `running`.
+
+    A command that ends within it is recorded in one transaction (CommandStarted
+    and CommandFinished together) and `start` returns its final status, which
+    saves short commands a commit and their callers a poll."""
     limits: ResourceLimits = field(default_factory=ResourceLimits)
 
 
@@ -97,6 +114,10 @@ class GovernedCommands:
         self.records = records
         self.policy = policy
         self.config = config
+        self.journal = SpawnJournal(storage.commands_root / ".spawn-journal")
+        # Task-less commands share one scratch (HOME, TMPDIR, default cwd): making
+        # three directories per command costs more than running `true`.
+        self.shared_scratch = storage.commands_root / ".scratch"
         self.live: dict[str, LiveCommand] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._lease_task: asyncio.Task[None] | None = None
@@ -107,7 +128,12 @@ class GovernedCommands:
     async def open(self) -> None:
         """Take a lease, turn orphaned `running` commands into `lost`, start heartbeating."""
         self.storage.ensure()
+        for d in ("home", "tmp", "work"):
+            (self.shared_scratch / d).mkdir(mode=0o700, parents=True, exist_ok=True)
+        disable_core_dumps()
         await self.records.register()
+        await self.recover_journal()
+        self.journal.open()
         await self.reap_orphans()
         self._lease_task = asyncio.create_task(self._lease_loop(), name="commands-lease")
 
@@ -128,6 +154,7 @@ class GovernedCommands:
                 [asyncio.create_task(c.done.wait()) for c in running],
                 timeout=self.config.kill_grace_s + 5,
             )
+        self.journal.close()
         with contextlib.suppress(Exception):
             await self.records.unregister()
 
@@ -177,6 +204,36 @@ class GovernedCommands:
         await self.records.forget_dead_instances(self.config.lease_ttl_s * 10)
         return len(orphans)
 
+    async def recover_journal(self) -> int:
+        """Record spawns a dead predecessor journaled but never recorded, as `lost`."""
+        recovered = 0
+        for entry in self.journal.read():
+            if await self.records.get(entry.command_id) is None:
+                if process_started_near(entry.pid, entry.started_at.timestamp()):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(entry.pid, signal.SIGKILL)
+                out = self.storage.command_dir(entry.command_id, create=False)
+                now = utcnow()
+                row = _new_row(
+                    entry.command_id, entry.task_id, entry.attempt_no, entry.argv, entry.cwd,
+                    entry.timeout_s, self.records.instance.instance_id, entry.started_at,
+                )  # fmt: skip
+                row.pid = entry.pid
+                end = Finish(
+                    state="lost",
+                    exit_code=None,
+                    reason="the sandbox process died before recording this command",
+                    finished_at=now,
+                    duration_s=(now - entry.started_at).total_seconds(),
+                    stdout_bytes=logs.log_size(out.stdout),
+                    stderr_bytes=logs.log_size(out.stderr),
+                    stdout_omitted=0,
+                    stderr_omitted=0,
+                )
+                await self.records.record_started(row, end)
+                recovered += 1
+        return recovered
+
     def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -202,48 +259,25 @@ class GovernedCommands:
             except InvalidId as exc:
                 raise PolicyViolation(ErrorCode.VALIDATION_FAILED, str(exc)) from exc
         command_id = uuid.uuid4().hex
-        cmd_dirs = self.storage.command_dir(command_id)
-        try:
-            if task_id is not None:
-                task = self.storage.task_dirs(task_id)
-                default_cwd, roots, home, tmp = task.repo, [task.root], task.home, task.tmp
-            else:
-                for d in (cmd_dirs.work, cmd_dirs.home, cmd_dirs.tmp):
-                    d.mkdir(mode=0o700, exist_ok=True)
-                default_cwd, roots = cmd_dirs.work, [self.storage.commands_root]
-                home, tmp = cmd_dirs.home, cmd_dirs.tmp
-            resolved = self.policy.check(
-                list(argv) if isinstance(argv, tuple) else argv,
-                None if cwd is None else str(cwd),
-                default_cwd=default_cwd,
-                roots=roots,
-            )
-        except BaseException:
-            shutil.rmtree(cmd_dirs.root, ignore_errors=True)
-            raise
-        env = child_env(home=home, tmpdir=tmp, allow=_TOOL_ENV)
-        row = CommandRow(
-            command_id=command_id,
-            task_id=task_id,
-            attempt_no=attempt_no,
-            stream_id="",
-            argv=resolved.argv,
-            cwd=str(resolved.cwd),
-            state="running",
-            exit_code=None,
-            reason=None,
-            pid=None,
-            pid_start_ticks=None,
-            instance_id=self.records.instance.instance_id,
-            timeout_s=timeout,
-            started_at=utcnow(),
-            finished_at=None,
-            duration_s=None,
-            stdout_bytes=0,
-            stderr_bytes=0,
-            stdout_omitted=0,
-            stderr_omitted=0,
+        cmd_dirs = self.storage.command_dir(command_id, create=False)  # made on first output
+        if task_id is not None:
+            task = self.storage.task_dirs(task_id)
+            default_cwd, roots, home, tmp = task.repo, [task.root], task.home, task.tmp
+        else:
+            scratch = self.shared_scratch
+            default_cwd, roots = scratch / "work", [self.storage.commands_root]
+            home, tmp = scratch / "home", scratch / "tmp"
+        resolved = self.policy.check(
+            list(argv) if isinstance(argv, tuple) else argv,
+            None if cwd is None else str(cwd),
+            default_cwd=default_cwd,
+            roots=roots,
         )
+        env = child_env(home=home, tmpdir=tmp, allow=_TOOL_ENV)
+        row = _new_row(
+            command_id, task_id, attempt_no, resolved.argv, str(resolved.cwd), timeout,
+            self.records.instance.instance_id, utcnow(),
+        )  # fmt: skip
         try:
             proc = GovernedProcess.spawn(
                 resolved.argv,
@@ -256,20 +290,51 @@ class GovernedCommands:
                 limits=self.config.limits,
             )
         except SpawnFailed as exc:
-            return await self._failed_to_start(row, cmd_dirs.stdout, cmd_dirs.stderr, str(exc))
-        row.pid, row.pid_start_ticks = proc.pid, proc.start_ticks
+            return await self._failed_to_start(row, str(exc))
+        row.pid = proc.pid
         cmd = LiveCommand(row, proc, cmd_dirs.stdout, cmd_dirs.stderr)
         self.live[command_id] = cmd
+        self.journal.write(
+            PendingSpawn(
+                command_id=command_id, task_id=task_id, attempt_no=attempt_no, argv=row.argv,
+                cwd=row.cwd, pid=proc.pid, timeout_s=timeout, started_at=row.started_at,
+            )
+        )  # fmt: skip
         try:
-            await self.records.record_started(row)
+            settle_s = min(self.config.settle_s, timeout)
+
+            async def settle() -> Finish | None:
+                # Inside the recording transaction, after CommandStarted went out: the
+                # round trips so far overlapped with the command's run.
+                if not proc.exited.done():
+                    await asyncio.wait((proc.exited,), timeout=min(settle_s, OVERLAP_S))
+                if not proc.exited.done():
+                    # Still running: its start time identifies it to a successor after a crash.
+                    row.pid_start_ticks = process_start_ticks(proc.pid)
+                    return None
+                await proc.drain()
+                return self._end_for(cmd, proc.exited.result())
+
+            await self.records.record_started(row, settle=settle if settle_s > 0 else None)
         except BaseException:
             # Unrecorded means unwatchable after a restart: do not let it run.
             proc.kill_group(signal.SIGKILL)
             self.live.pop(command_id, None)
             self._spawn_task(self._discard(proc))
+            self.journal.done(command_id)
             raise
+        self.journal.done(command_id)
         cmd.recorded.set()
-        self._spawn_task(self._supervise(cmd, timeout))
+        if row.state != "running":
+            self._finished(cmd)
+            return self._live_status(cmd)
+        remaining = max(0.0, timeout - (time.monotonic() - cmd.started_mono))
+        self._spawn_task(self._supervise(cmd, remaining))
+        # Give a short command the rest of the settle window to end, outside the transaction.
+        rest = settle_s - (time.monotonic() - cmd.started_mono)
+        if rest > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cmd.done.wait(), rest)
         return self._live_status(cmd)
 
     @staticmethod
@@ -286,61 +351,58 @@ class GovernedCommands:
             )
         return float(timeout_s)
 
-    async def _failed_to_start(
-        self, row: CommandRow, stdout: Path, stderr: Path, reason: str
-    ) -> CommandStatus:
-        for p in (stdout, stderr):
-            p.touch(mode=0o600, exist_ok=True)
-        await self.records.record_started(row)
-        now = utcnow()
-        end = Finish("failed_to_start", None, reason, now, 0.0, 0, 0, 0, 0)
-        await self.records.record_finished(row.command_id, row.stream_id, end)
-        _apply_finish(row, end)
+    async def _failed_to_start(self, row: CommandRow, reason: str) -> CommandStatus:
+        end = Finish("failed_to_start", None, reason, utcnow(), 0.0, 0, 0, 0, 0)
+        await self.records.record_started(row, end)
         return self._status_from_row(row)
 
     # -- supervising ---------------------------------------------------------------------------
 
+    def _end_for(self, cmd: LiveCommand, code: int) -> Finish:
+        """The Finish of a command whose leader exited with `code` (logs drained)."""
+        assert cmd.proc is not None
+        state: CommandState = "exited"
+        reason: str | None = None
+        if cmd.cancel_reason is not None:
+            kind, _, reason = cmd.cancel_reason.partition(":")
+            state = (
+                "timed_out" if kind == "timed_out" else "lost" if kind == "lost" else "cancelled"
+            )
+        elif code < 0 and -code in _SIGNALS:
+            reason = f"killed by {signal.Signals(-code).name}"
+        return Finish(
+            state=state,
+            exit_code=code,
+            reason=reason,
+            finished_at=utcnow(),
+            duration_s=round(time.monotonic() - cmd.started_mono, 6),
+            stdout_bytes=cmd.proc.stdout.size,
+            stderr_bytes=cmd.proc.stderr.size,
+            stdout_omitted=cmd.proc.stdout.omitted,
+            stderr_omitted=cmd.proc.stderr.omitted,
+        )
+
     async def _supervise(self, cmd: LiveCommand, limit_s: float) -> None:
         proc = cmd.proc
         assert proc is not None
-        state: CommandState = "exited"
-        reason: str | None = None
         try:
             try:
                 await asyncio.wait_for(asyncio.shield(proc.exited), limit_s)
             except TimeoutError:
                 if cmd.cancel_reason is None:
-                    cmd.cancel_reason = f"timed_out:no exit within timeout_s={limit_s:g}"
+                    assert cmd.row.timeout_s is not None
+                    cmd.cancel_reason = f"timed_out:no exit within timeout_s={cmd.row.timeout_s:g}"
                 await proc.stop(self.config.kill_grace_s)
             code = proc.exited.result()
             await proc.drain()
-            if cmd.cancel_reason is not None:
-                kind, _, reason = cmd.cancel_reason.partition(":")
-                state = (
-                    "timed_out"
-                    if kind == "timed_out"
-                    else "lost"
-                    if kind == "lost"
-                    else "cancelled"
-                )
-            elif code < 0:
-                reason = f"killed by {signal.Signals(-code).name}" if -code in _SIGNALS else None
-            end = Finish(
-                state=state,
-                exit_code=code,
-                reason=reason,
-                finished_at=utcnow(),
-                duration_s=round(time.monotonic() - cmd.started_mono, 6),
-                stdout_bytes=proc.stdout.size,
-                stderr_bytes=proc.stderr.size,
-                stdout_omitted=proc.stdout.omitted,
-                stderr_omitted=proc.stderr.omitted,
-            )
-            await self._record_finished(cmd, end)
+            await self._record_finished(cmd, self._end_for(cmd, code))
         finally:
-            cmd.done.set()
-            # Keep finished commands briefly for fast status reads; the row is the truth.
-            asyncio.get_running_loop().call_later(60.0, self._forget, cmd.row.command_id, cmd)
+            self._finished(cmd)
+
+    def _finished(self, cmd: LiveCommand) -> None:
+        cmd.done.set()
+        # Keep finished commands briefly for fast status reads; the row is the truth.
+        asyncio.get_running_loop().call_later(60.0, self._forget, cmd.row.command_id, cmd)
 
     async def _record_finished(self, cmd: LiveCommand, end: Finish) -> None:
         delay = 0.2
@@ -354,7 +416,7 @@ class GovernedCommands:
                     break
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        _apply_finish(cmd.row, end)
+        apply_finish(cmd.row, end)
 
     def _forget(self, command_id: str, cmd: LiveCommand) -> None:
         if self.live.get(command_id) is cmd and cmd.done.is_set():
@@ -490,16 +552,38 @@ class GovernedCommands:
 _SIGNALS: Final = {s.value for s in signal.Signals}
 
 
-def _apply_finish(row: CommandRow, end: Finish) -> None:
-    row.state = end.state
-    row.exit_code = end.exit_code
-    row.reason = end.reason
-    row.finished_at = end.finished_at
-    row.duration_s = end.duration_s
-    row.stdout_bytes = end.stdout_bytes
-    row.stderr_bytes = end.stderr_bytes
-    row.stdout_omitted = end.stdout_omitted
-    row.stderr_omitted = end.stderr_omitted
+def _new_row(
+    command_id: str,
+    task_id: str | None,
+    attempt_no: int | None,
+    argv: list[str],
+    cwd: str,
+    timeout_s: float | None,
+    instance_id: str,
+    started_at: datetime,
+) -> CommandRow:
+    return CommandRow(
+        command_id=command_id,
+        task_id=task_id,
+        attempt_no=attempt_no,
+        stream_id="",
+        argv=argv,
+        cwd=cwd,
+        state="running",
+        exit_code=None,
+        reason=None,
+        pid=None,
+        pid_start_ticks=None,
+        instance_id=instance_id,
+        timeout_s=timeout_s,
+        started_at=started_at,
+        finished_at=None,
+        duration_s=None,
+        stdout_bytes=0,
+        stderr_bytes=0,
+        stdout_omitted=0,
+        stderr_omitted=0,
+    )
 
 
 def default_policy(
