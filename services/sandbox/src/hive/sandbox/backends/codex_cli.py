@@ -139,11 +139,9 @@ class CodexCliBackend:
         except CodexConfigError as exc:
             return AttemptResult("failed", reason=f"{self.name} backend misconfigured: {exc}")
         except RelayError as exc:
+            detail = f": {exc.detail}" if exc.detail else ""
             return AttemptResult(
-                "failed",
-                reason=f"no task token from the gateway: {exc.code} ({exc.status}): {exc.detail or ''}".rstrip(
-                    ": "
-                ),
+                "failed", reason=f"no task token from the gateway: {exc.status} {exc.code}{detail}"
             )
         try:
             return await self._supervise(ctx, launch)
@@ -152,11 +150,7 @@ class CodexCliBackend:
                 await launch.access.cleanup()
 
     async def _supervise(self, ctx: AttemptContext, launch: Launch) -> AttemptResult:
-        n = ctx.attempt_no
-        paths = launch.paths
-        secrets = launch.access.secrets
-        stderr_log = ctx.log_dir / f"codex-attempt-{n}.stderr.log"
-        events_log = ctx.log_dir / f"codex-attempt-{n}.events.jsonl"
+        stderr_log = ctx.log_dir / f"codex-attempt-{ctx.attempt_no}.stderr.log"
         started = time.monotonic()
         try:
             proc = await CodexProcess.spawn(
@@ -164,6 +158,22 @@ class CodexCliBackend:
             )
         except OSError as exc:
             return AttemptResult("failed", reason=f"codex could not start: {exc.strerror or exc}")
+        try:
+            return await self._follow(ctx, launch, proc, started)
+        finally:
+            # Whatever happened (an exception, the worker cancelling this task), nothing
+            # Codex started outlives the attempt; a no-op when all of it already exited.
+            await proc.stop(None, self.settings.kill_grace_s)
+
+    async def _follow(
+        self, ctx: AttemptContext, launch: Launch, proc: CodexProcess, started: float
+    ) -> AttemptResult:
+        """Record Codex, fold its events until it exits (or is stopped), report the outcome."""
+        n = ctx.attempt_no
+        paths = launch.paths
+        secrets = launch.access.secrets
+        stderr_log = ctx.log_dir / f"codex-attempt-{n}.stderr.log"
+        events_log = ctx.log_dir / f"codex-attempt-{n}.events.jsonl"
         record_argv = [*launch.argv[:-1], f"<prompt: {len(launch.argv[-1].encode())} bytes>"]
         codex_cmd = await ctx.command_started(record_argv, cwd=ctx.repo_dir, pid=proc.pid)
         previous = _codex_progress(ctx.resume_checkpoint)
@@ -221,8 +231,8 @@ class CodexCliBackend:
                 work.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await work
-            # Orphans of a Codex that exited on its own (its commands run in their own sessions).
-            await proc.stop(None, self.settings.kill_grace_s)
+        # Orphans of a Codex that exited on its own (its commands run in their own sessions).
+        await proc.stop(None, self.settings.kill_grace_s)
 
         end_state: CommandEndState = (
             "cancelled"

@@ -54,9 +54,10 @@ def descendants(root: int) -> dict[int, int]:
     return found
 
 
-def _signal_tree(pgid: int, pids: Mapping[int, int], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+def _signal_tree(pgid: int | None, pids: Mapping[int, int], sig: signal.Signals) -> None:
+    if pgid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
     for pid, start in pids.items():
         st = _stat(pid)
         if st is None or st[1] != start:  # gone, or the pid was reused
@@ -145,7 +146,10 @@ class CodexProcess:
         own = _stat(self.pid)
         if own is not None and self.proc.returncode is None:
             tree[self.pid] = own[1]
-        _signal_tree(self.pid, tree, signal.SIGTERM)
+        # The group id is only certain while Codex (its leader) is unreaped; after that,
+        # leftovers are signalled one by one (pid plus start time, never a reused pid).
+        group = self.pid if self.proc.returncode is None else None
+        _signal_tree(group, tree, signal.SIGTERM)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
         while loop.time() < deadline:
@@ -155,6 +159,6 @@ class CodexProcess:
         # Whatever is left, and anything forked meanwhile, gets KILL.
         if self.proc.returncode is None:
             tree |= descendants(self.pid)
-        _signal_tree(self.pid, tree, signal.SIGKILL)
+        _signal_tree(self.pid if self.proc.returncode is None else None, tree, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             await asyncio.wait_for(self.proc.wait(), timeout=5)
