@@ -32,6 +32,7 @@ from hive.sandbox.commands import (
     ResourceLimits,
     default_policy,
 )
+from hive.sandbox.commands.records import create_commands_pool
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.governed import GovernedCommandRunner
@@ -65,7 +66,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.codex_info = codex.as_health()
     storage = SandboxStorage(settings.root)
     app.state.storage = storage
-    commands = build_commands(settings, storage, app.state.store)
+    commands_pool = await create_commands_pool(
+        settings.database_url, sync_commit=settings.command_sync_commit
+    )
+    commands = build_commands(settings, storage, EventStore(commands_pool))
     app.state.commands = commands
     await commands.open()  # marks commands of a dead predecessor `lost`
     workruns = await start_work_runs(
@@ -80,20 +84,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.ready = False
         await workruns.stop()
         await commands.close()
+        await commands_pool.close()
         await pool.close()
 
 
 def build_commands(
     settings: SandboxSettings, storage: SandboxStorage, store: EventStore
 ) -> GovernedCommands:
-    """GovernedCommands wired from settings (Work Runs reach it as app.state.commands)."""
+    """GovernedCommands wired from settings (Work Runs reach it as app.state.commands).
+
+    `store` should sit on the commands pool (`create_commands_pool`): command
+    records use asynchronous commit, the rest of the sandbox does not.
+    """
     return GovernedCommands(
         storage=storage,
-        records=CommandRecords(
-            store,
-            Instance.current(str(storage.root)),
-            sync_commit=settings.command_sync_commit,
-        ),
+        records=CommandRecords(store, Instance.current(str(storage.root))),
         policy=default_policy(settings.command_allowlist, settings.registry_allowlist, storage),
         config=CommandsConfig(
             log_cap_bytes=settings.log_cap_bytes,

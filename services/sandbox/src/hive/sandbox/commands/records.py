@@ -4,8 +4,16 @@ Each command is recorded as CommandStarted / CommandFinished on its task's
 Work Run stream (`workrun-<task_id>`, appended with ANY) when that stream
 exists, else on `command-<command_id>`. A Work Run stream must begin with
 DevTaskCreated, so a command naming a task that has no stream (yet) must not
-create one. The `commands` row is written in the same transaction as its
-event (an inline projection), so lists and filters never lag the streams.
+create one. The `commands` row is written by a trigger on `events` in the
+statement that appends the event (migration 0005), so lists and filters never
+lag the streams and recording a command costs one round trip.
+
+Command records are appended through a pool whose sessions use asynchronous
+commit (see `create_commands_pool`): the append is visible to every reader at
+once, so a *sandbox* crash loses nothing; only a crash of PostgreSQL itself can
+drop the last few hundred ms of command records, and any later synchronous
+commit (every Work Run transition) flushes them, since WAL is flushed in order.
+Waiting for the WAL fsync would double the cost of a short command.
 
 Every sandbox process holds a lease row in `sandbox_instances`. Running
 commands whose instance stopped heartbeating, or whose process is gone from
@@ -15,11 +23,9 @@ this host, become `lost`: they can no longer be watched, so they must not look
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -28,10 +34,13 @@ import asyncpg
 import msgspec
 
 from hive.contracts.events import CommandFinished, CommandStarted, CommandState
-from hive.events import ANY, EventStore
+from hive.events import ANY, EventStore, NewEvent
+from hive.events.store import init_connection
 from hive.events.workrun import stream_id as workrun_stream_id
 
 COMMAND_STREAM_PREFIX: Final = "command-"
+# SQLSTATE raised by the projection trigger for a second CommandFinished (migration 0005).
+ALREADY_FINISHED: Final = "HC001"
 
 _ROW_COLUMNS = (
     "command_id, task_id, attempt_no, stream_id, argv, cwd, state, exit_code, reason, pid, "
@@ -121,11 +130,10 @@ def _pid_alive(pid: int) -> bool:
 class CommandRecords:
     """Queries and appends for governed commands (the only module that writes `commands`)."""
 
-    def __init__(self, store: EventStore, instance: Instance, *, sync_commit: bool = False) -> None:
+    def __init__(self, store: EventStore, instance: Instance) -> None:
         self.store = store
         self.pool = store.pool
         self.instance = instance
-        self.sync_commit = sync_commit
         self._workrun_streams: set[str] = set()  # existing Work Run streams never go away
 
     # -- instance lease ----------------------------------------------------------------------
@@ -168,7 +176,8 @@ class CommandRecords:
                 "(i.instance_id IS NULL OR i.heartbeat_at < now() - make_interval(secs => $2)) "
                 "AS expired "
                 "FROM commands c LEFT JOIN sandbox_instances i USING (instance_id) "
-                "WHERE c.state = 'running' AND c.instance_id <> $1",
+                "WHERE c.state = 'running' AND c.instance_id IS NOT NULL "
+                "AND c.instance_id <> $1",
                 self.instance.instance_id,
                 lease_ttl_s,
             )
@@ -194,55 +203,23 @@ class CommandRecords:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    async def _stream_for(self, c: asyncpg.Connection, command_id: str, task_id: str | None) -> str:
+    async def _stream_for(self, command_id: str, task_id: str | None) -> str:
         if task_id is not None:
             sid = workrun_stream_id(task_id)
             if sid in self._workrun_streams:
                 return sid
-            if await c.fetchval("SELECT EXISTS (SELECT 1 FROM streams WHERE stream_id = $1)", sid):
+            if await self.store.stream_version(sid) > 0:
                 self._workrun_streams.add(sid)
                 return sid
         return COMMAND_STREAM_PREFIX + command_id
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """A write transaction on a pooled connection, begun in one round trip.
+    async def record_started(self, row: CommandRow, end: Finish | None = None) -> str:
+        """Append CommandStarted (with CommandFinished when `end` is known); the stream id.
 
-        Asynchronous commit (unless configured otherwise): the transaction is
-        visible to every reader at once, so a *sandbox* crash loses nothing; only a
-        crash of PostgreSQL itself can drop the last few hundred ms of command
-        records, and any later synchronous commit (every Work Run transition)
-        flushes them, since WAL is flushed in order. Waiting for the fsync would
-        double the cost of a short command's round trip.
+        One statement: the `commands` row is written by the database's projection
+        trigger inside the same append (migration 0005).
         """
-        begin = "BEGIN" if self.sync_commit else "BEGIN; SET LOCAL synchronous_commit TO off"
-        async with self.pool.acquire() as c:
-            await c.execute(begin)
-            try:
-                yield c
-            except BaseException:
-                if not c.is_closed():
-                    # On cancellation the pool's reset on release rolls back instead.
-                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
-                        await c.execute("ROLLBACK")
-                raise
-            await c.execute("COMMIT")
-
-    async def record_started(
-        self,
-        row: CommandRow,
-        end: Finish | None = None,
-        *,
-        settle: Callable[[], Awaitable[Finish | None]] | None = None,
-    ) -> str:
-        """Record a started command (and its end, if known) in one transaction.
-
-        `end` records a command that ended before it was recorded. `settle`, awaited
-        inside the transaction once CommandStarted is appended, lets the caller
-        overlap the database round trips with the command's run: it returns the
-        Finish of a command that ended meanwhile, or None. Keep it short: an open
-        write transaction holds back every global reader (see hive.events.store).
-        """
+        row.stream_id = await self._stream_for(row.command_id, row.task_id)
         started = CommandStarted(
             command_id=row.command_id,
             task_id=row.task_id,
@@ -252,71 +229,27 @@ class CommandRecords:
             pid=row.pid,
             started_at=row.started_at,
         )
-        async with self._transaction() as c:
-            row.stream_id = await self._stream_for(c, row.command_id, row.task_id)
-            if end is None and settle is not None:
-                await self.store.append(row.stream_id, [started], ANY, conn=c)
-                end = await settle()
-                events: list[CommandStarted | CommandFinished] = []
-            else:
-                events = [started]
-            if end is not None:
-                events.append(_finished_event(row.command_id, end))
-                apply_finish(row, end)
-            if events:
-                await self.store.append(row.stream_id, events, ANY, conn=c)
-            await c.execute(
-                f"INSERT INTO commands ({_ROW_COLUMNS}) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-                "$17, $18, $19, $20)",
-                row.command_id,
-                row.task_id,
-                row.attempt_no,
-                row.stream_id,
-                _encoder.encode(row.argv),
-                row.cwd,
-                row.state,
-                row.exit_code,
-                row.reason,
-                row.pid,
-                row.pid_start_ticks,
-                row.instance_id,
-                row.timeout_s,
-                row.started_at,
-                row.finished_at,
-                row.duration_s,
-                row.stdout_bytes,
-                row.stderr_bytes,
-                row.stdout_omitted,
-                row.stderr_omitted,
-            )
+        meta = {
+            "instance_id": row.instance_id,
+            "pid_start_ticks": row.pid_start_ticks,
+            "timeout_s": row.timeout_s,
+        }
+        events = [NewEvent(started, metadata=meta)]
+        if end is not None:
+            events.append(_finished(row.command_id, end))
+        await self.store.append(row.stream_id, events, ANY)
+        if end is not None:
+            apply_finish(row, end)
         return row.stream_id
 
     async def record_finished(self, command_id: str, stream_id: str, end: Finish) -> bool:
-        """Mark a running command final and append CommandFinished; False if it already was."""
-        event = _finished_event(command_id, end)
-        async with self._transaction() as c:
-            # The conditional update is the guard: two replicas reaping the same orphan, or
-            # a reaper racing the owner, record exactly one CommandFinished.
-            updated = await c.fetchval(
-                "UPDATE commands SET state = $2, exit_code = $3, reason = $4, finished_at = $5, "
-                "duration_s = $6, stdout_bytes = $7, stderr_bytes = $8, stdout_omitted = $9, "
-                "stderr_omitted = $10 WHERE command_id = $1 AND state = 'running' "
-                "RETURNING true",
-                command_id,
-                end.state,
-                end.exit_code,
-                end.reason,
-                end.finished_at,
-                end.duration_s,
-                end.stdout_bytes,
-                end.stderr_bytes,
-                end.stdout_omitted,
-                end.stderr_omitted,
-            )
-            if not updated:
+        """Append CommandFinished; False when the command had already finished (nothing written)."""
+        try:
+            await self.store.append(stream_id, [_finished(command_id, end)], ANY)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == ALREADY_FINISHED:
                 return False
-            await self.store.append(stream_id, [event], ANY, conn=c)
+            raise
         return True
 
     # -- reading -----------------------------------------------------------------------------------
@@ -355,8 +288,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _finished_event(command_id: str, end: Finish) -> CommandFinished:
-    return CommandFinished(
+def _finished(command_id: str, end: Finish) -> NewEvent:
+    event = CommandFinished(
         command_id=command_id,
         state=end.state,
         exit_code=end.exit_code,
@@ -366,6 +299,8 @@ def _finished_event(command_id: str, end: Finish) -> CommandFinished:
         finished_at=end.finished_at,
         duration_s=end.duration_s,
     )
+    meta = {"stdout_omitted": end.stdout_omitted, "stderr_omitted": end.stderr_omitted}
+    return NewEvent(event, metadata=meta)
 
 
 def apply_finish(row: CommandRow, end: Finish) -> None:
@@ -379,3 +314,22 @@ def apply_finish(row: CommandRow, end: Finish) -> None:
     row.stderr_bytes = end.stderr_bytes
     row.stdout_omitted = end.stdout_omitted
     row.stderr_omitted = end.stderr_omitted
+
+
+async def create_commands_pool(dsn: str, *, sync_commit: bool = False) -> asyncpg.Pool:
+    """A small pool for command records (the store's codecs; asynchronous commit by default)."""
+    settings = {"plan_cache_mode": "force_generic_plan"}
+    if not sync_commit:
+        settings["synchronous_commit"] = "off"
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=4,
+        init=init_connection,
+        reset=_keep_session,
+        server_settings=settings,
+    )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset round trip on release: command records leave no session state behind."""

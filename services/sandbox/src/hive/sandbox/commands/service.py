@@ -58,9 +58,6 @@ log = logging.getLogger("hive.sandbox.commands")
 
 MAX_TIMEOUT_S: Final = 7 * 24 * 3600.0
 MAX_POLL_S: Final = 300.0
-# How long the recording transaction may wait for a command to end (see records.py):
-# short, because an open write transaction holds back every global reader.
-OVERLAP_S: Final = 0.01
 FINAL_STATES: Final = frozenset({"exited", "cancelled", "timed_out", "failed_to_start", "lost"})
 # Package managers read config files that could name another index; these point
 # them at none (the registry policy checks flags and project files instead).
@@ -301,21 +298,18 @@ class GovernedCommands:
             )
         )  # fmt: skip
         try:
+            # Give the command the settle window to end on its own: then one append
+            # records its start and end, and the caller gets its final status.
             settle_s = min(self.config.settle_s, timeout)
-
-            async def settle() -> Finish | None:
-                # Inside the recording transaction, after CommandStarted went out: the
-                # round trips so far overlapped with the command's run.
-                if not proc.exited.done():
-                    await asyncio.wait((proc.exited,), timeout=min(settle_s, OVERLAP_S))
-                if not proc.exited.done():
-                    # Still running: its start time identifies it to a successor after a crash.
-                    row.pid_start_ticks = process_start_ticks(proc.pid)
-                    return None
+            if settle_s > 0 and not proc.exited.done():
+                await asyncio.wait((proc.exited,), timeout=settle_s)
+            if proc.exited.done():
                 await proc.drain()
-                return self._end_for(cmd, proc.exited.result())
-
-            await self.records.record_started(row, settle=settle if settle_s > 0 else None)
+                await self.records.record_started(row, self._end_for(cmd, proc.exited.result()))
+            else:
+                # Still running: its start time identifies it to a successor after a crash.
+                row.pid_start_ticks = process_start_ticks(proc.pid)
+                await self.records.record_started(row)
         except BaseException:
             # Unrecorded means unwatchable after a restart: do not let it run.
             proc.kill_group(signal.SIGKILL)
@@ -327,14 +321,9 @@ class GovernedCommands:
         cmd.recorded.set()
         if row.state != "running":
             self._finished(cmd)
-            return self._live_status(cmd)
-        remaining = max(0.0, timeout - (time.monotonic() - cmd.started_mono))
-        self._spawn_task(self._supervise(cmd, remaining))
-        # Give a short command the rest of the settle window to end, outside the transaction.
-        rest = settle_s - (time.monotonic() - cmd.started_mono)
-        if rest > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(cmd.done.wait(), rest)
+        else:
+            remaining = max(0.0, timeout - (time.monotonic() - cmd.started_mono))
+            self._spawn_task(self._supervise(cmd, remaining))
         return self._live_status(cmd)
 
     @staticmethod
