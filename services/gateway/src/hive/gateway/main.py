@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -160,6 +160,14 @@ async def _prune(rt: GatewayRuntime) -> None:
             log.exception("pruning sessions/revocations failed")
 
 
+def _start_draining(rt: GatewayRuntime) -> Callable[[], None]:
+    def start() -> None:
+        log.info("shutdown signal: draining (open event streams end now)")
+        rt.draining.set()
+
+    return start
+
+
 async def _wire_with_retries(rt: GatewayRuntime) -> None:
     delay = 1.0
     while rt.services is None:
@@ -179,7 +187,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     rt: GatewayRuntime = app.state.runtime
     settings = rt.settings
     rt.draining = asyncio.Event()
-    chain_shutdown_signals(asyncio.get_running_loop(), rt.draining.set)
+    if not chain_shutdown_signals(asyncio.get_running_loop(), _start_draining(rt)):
+        log.warning("cannot watch SIGTERM on this event loop: long streams end at kill timeout")
     for warning in settings.warnings:
         log.warning("%s", warning)
     for name in settings.generated_secrets:
