@@ -225,9 +225,14 @@ class Worker:
                 result = await backend.run(ctx)
             except BackendUnavailable as exc:
                 result = AttemptResult("failed", f"backend unavailable: {exc}")
-            except (LeaseLost, StateConflict):
+            except LeaseLost:
                 lost.set()
                 result = AttemptResult("cancelled", "lease lost")
+            except StateConflict:
+                # The stream refused a fact the attempt reported (say, a checkpoint after a
+                # cancel the heartbeat has not relayed yet): the lease is still ours, so the
+                # attempt ends here, cancelled, instead of staying `running` for ever.
+                result = AttemptResult("cancelled", "the task changed state while the attempt ran")
             except Exception as exc:  # a backend bug must not kill the worker
                 log.exception("backend %s failed on %s", state.backend, task_id)
                 result = AttemptResult("failed", f"backend error: {type(exc).__name__}")
