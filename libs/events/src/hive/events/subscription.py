@@ -34,11 +34,18 @@ async def subscribe(
     def hint(*_: object) -> None:
         wake.set()
 
+    failures = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
     try:
         listener = await store.pool.acquire()
-        await listener.add_listener(CHANNEL, hint)
-    except (OSError, asyncpg.PostgresError):
+    except failures:
         listener = None  # polling alone still delivers everything
+    if listener is not None:
+        try:
+            await listener.add_listener(CHANNEL, hint)
+        except failures:
+            # Hand the connection back, or the pool can never close (it waits for it).
+            await store.pool.release(listener)
+            listener = None
     cursor = after
     try:
         while stop is None or not stop.is_set():
