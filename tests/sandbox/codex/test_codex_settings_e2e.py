@@ -217,3 +217,60 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def test_a_cancel_the_heartbeat_has_not_relayed_yet_still_ends_the_attempt(
+    codex_db: str,
+    model: ScriptedModelServer,
+    target_repo: Path,
+    tmp_path: Path,
+    own_sandbox: list[SandboxServer],
+) -> None:
+    """With a 30 s lease the worker hears of a cancel only at its next heartbeat; the first
+    checkpoint Codex reports meanwhile is refused, and the attempt must still end cancelled."""
+    server = SandboxServer.start(
+        codex_db,
+        root=tmp_path / "root",
+        env=codex_sandbox_env(
+            HIVE_SANDBOX_LEASE_TTL_S="30",
+            HIVE_SANDBOX_CODEX_PROVIDER_ID="scripted",
+            HIVE_SANDBOX_CODEX_PROVIDER_BASE_URL=model.base_url,
+        ),
+    )
+    own_sandbox.append(server)
+    release = threading.Event()
+    model.script(
+        Hold(release, FunctionCall("exec_command", {"cmd": "printf x > x.txt"})),
+        Message("never reached"),
+    )
+    with server.client() as http:
+        r = http.post(
+            "/dev-tasks",
+            json={
+                "project_id": "cancel-race",
+                "instructions": "Write x.txt.",
+                "workspace": {"requested_path": str(target_repo)},
+            },
+        )
+        task_id = r.json()["task_id"]
+        pid = codex_pid(http, task_id)
+        try:
+            assert http.post(f"/dev-tasks/{task_id}/cancel", json={}).json()["state"] == "cancelled"
+        finally:
+            release.set()  # Codex runs the command and reports it: refused, the task is cancelled
+        st = wait_status(
+            http, task_id, lambda s: s["attempts"][0]["state"] == "finished", timeout_s=8
+        )
+        assert st["state"] == "cancelled" and st["attempts"][0]["outcome"] == "cancelled"
+        finished = {
+            e["payload"]["command_id"]: e["payload"]["state"]
+            for e in http.get(f"/dev-tasks/{task_id}/events").json()
+            if e["event_type"] == "CommandFinished"
+        }
+        started = [
+            e["payload"]["command_id"]
+            for e in http.get(f"/dev-tasks/{task_id}/events").json()
+            if e["event_type"] == "CommandStarted"
+        ]
+        assert set(started) <= set(finished)  # Codex's own record is closed too
+    assert not _running(pid)

@@ -225,6 +225,18 @@ class CodexCliBackend:
                 why = "cancelled" if cancel in done else "timed_out"
                 await proc.stop(why, self.settings.kill_grace_s)
             returncode = await work
+        except BaseException:
+            # A refused callback or the worker cancelling us: stop Codex now and leave a
+            # final record of it (CommandFinished is accepted in any task state).
+            await proc.stop(None, self.settings.kill_grace_s)
+            with contextlib.suppress(Exception):
+                await ctx.command_finished(
+                    codex_cmd,
+                    state="cancelled" if proc.stopped_by == "cancelled" else "lost",
+                    exit_code=proc.proc.returncode,
+                    reason="the attempt ended while codex ran",
+                )
+            raise
         finally:
             cancel.cancel()
             if not work.done():
