@@ -65,7 +65,9 @@ class CommandsController(Controller):
         """Start a governed command; 201 with its CommandStatus."""
         body = _decode_create(await request.body())
         require_task_access(request, body.task_id)
-        return await _commands(request).start(body.argv, body.cwd, body.task_id, body.timeout_s)
+        return await _commands(request).start(
+            body.argv, body.cwd, body.task_id, body.timeout_s, wait_recorded=False
+        )
 
     @get("/")
     async def list_commands(

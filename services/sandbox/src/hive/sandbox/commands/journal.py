@@ -5,8 +5,9 @@ so CommandStarted and CommandFinished go in one transaction) or once the
 window has passed. Between the spawn and that commit the only trace of the
 process is a line in `<root>/commands/.spawn-journal`, so a sandbox that dies
 in that window leaves something for its successor to find: on startup every
-journaled command without a database row becomes `lost`, and its process
-group, if still running, is killed.
+journaled command without a database row is recorded, with its journaled end
+when it had one (a short command answered before its record was written),
+else as `lost`, its process group killed if still running.
 
 One append-only file, one write(2) per spawn and no fsync (it guards against
 a sandbox crash, not a power cut): creating and unlinking a file per command
@@ -24,6 +25,8 @@ from typing import Final
 
 import msgspec
 
+from hive.sandbox.commands.records import Finish
+
 TRUNCATE_AT: Final = 1 << 20
 
 
@@ -38,6 +41,8 @@ class PendingSpawn(msgspec.Struct, kw_only=True):
     pid: int
     timeout_s: float | None
     started_at: datetime
+    end: Finish | None = None
+    """Set once the command ended and was answered before its record was written."""
 
 
 _encoder = msgspec.json.Encoder()

@@ -32,6 +32,7 @@ from hive.contracts.api import CommandStatus, Retrieval, StreamPreview
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import CommandState
 from hive.contracts.http import HiveHTTPError
+from hive.events import EventStoreError
 from hive.sandbox.commands import logs
 from hive.sandbox.commands.errors import CommandNotFound, PolicyViolation
 from hive.sandbox.commands.journal import PendingSpawn, SpawnJournal
@@ -119,6 +120,8 @@ class GovernedCommands:
         self._tasks: set[asyncio.Task[None]] = set()
         self._lease_task: asyncio.Task[None] | None = None
         self._closing = False
+        # Records of commands already answered, being written (see `start`).
+        self._recording: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -151,6 +154,7 @@ class GovernedCommands:
                 [asyncio.create_task(c.done.wait()) for c in running],
                 timeout=self.config.kill_grace_s + 5,
             )
+        await self.flush()
         self.journal.close()
         with contextlib.suppress(Exception):
             await self.records.unregister()
@@ -216,7 +220,7 @@ class GovernedCommands:
                     entry.timeout_s, self.records.instance.instance_id, entry.started_at,
                 )  # fmt: skip
                 row.pid = entry.pid
-                end = Finish(
+                end = entry.end or Finish(
                     state="lost",
                     exit_code=None,
                     reason="the sandbox process died before recording this command",
@@ -245,8 +249,18 @@ class GovernedCommands:
         task_id: str | None = None,
         timeout_s: float | None = None,
         attempt_no: int | None = None,
+        *,
+        wait_recorded: bool = True,
     ) -> CommandStatus:
-        """Check the policy, spawn, record CommandStarted; the status of the new command."""
+        """Check the policy, spawn, record CommandStarted; the status of the new command.
+
+        A command that ends within the settle window comes back final. With
+        `wait_recorded=False` (the HTTP API) such a command is answered as soon as
+        its end is journaled, and its record is appended right after; reads on this
+        instance wait for it (`flush`), other instances see it a round trip later.
+        In-process callers keep the default: their next event on the task's stream
+        must come after the command's.
+        """
         if self._closing:
             raise HiveHTTPError(503, "unavailable", "the sandbox is shutting down")
         timeout = self._check_timeout(timeout_s)
@@ -291,12 +305,7 @@ class GovernedCommands:
         row.pid = proc.pid
         cmd = LiveCommand(row, proc, cmd_dirs.stdout, cmd_dirs.stderr)
         self.live[command_id] = cmd
-        self.journal.write(
-            PendingSpawn(
-                command_id=command_id, task_id=task_id, attempt_no=attempt_no, argv=row.argv,
-                cwd=row.cwd, pid=proc.pid, timeout_s=timeout, started_at=row.started_at,
-            )
-        )  # fmt: skip
+        self.journal.write(_journal_entry(row))
         try:
             # Give the command the settle window to end on its own: then one append
             # records its start and end, and the caller gets its final status.
@@ -305,7 +314,15 @@ class GovernedCommands:
                 await asyncio.wait((proc.exited,), timeout=settle_s)
             if proc.exited.done():
                 await proc.drain()
-                await self.records.record_started(row, self._end_for(cmd, proc.exited.result()))
+                end = self._end_for(cmd, proc.exited.result())
+                if not wait_recorded:
+                    # Journal the end, answer now, append the record right behind.
+                    self.journal.write(_journal_entry(row, end))
+                    apply_finish(row, end)
+                    self._recording[command_id] = asyncio.create_task(self._record_ended(cmd, end))
+                    self._finished(cmd)
+                    return self._live_status(cmd)
+                await self.records.record_started(row, end)
             else:
                 # Still running: its start time identifies it to a successor after a crash.
                 row.pid_start_ticks = process_start_ticks(proc.pid)
@@ -325,6 +342,37 @@ class GovernedCommands:
             remaining = max(0.0, timeout - (time.monotonic() - cmd.started_mono))
             self._spawn_task(self._supervise(cmd, remaining))
         return self._live_status(cmd)
+
+    async def _record_ended(self, cmd: LiveCommand, end: Finish) -> None:
+        """Append the record of a command that was answered already (retrying while the
+        database is away; the journal keeps it for a successor meanwhile)."""
+        row = cmd.row
+        delay = 0.05
+        try:
+            while True:
+                try:
+                    await self.records.record_started(row, end)
+                    break
+                except _TRANSIENT:
+                    if self._closing:
+                        log.error("command %s stays journaled, not recorded", row.command_id)
+                        return
+                    log.warning("recording command %s failed; retrying", row.command_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            self.journal.done(row.command_id)
+            cmd.recorded.set()
+        except (EventStoreError, asyncpg.PostgresError):
+            # Not transient: retrying cannot help. The journal keeps the end for the
+            # next start, which records it (or reports the same error in its log).
+            log.exception("command %s could not be recorded", row.command_id)
+        finally:
+            self._recording.pop(row.command_id, None)
+
+    async def flush(self, timeout_s: float = 5.0) -> None:
+        """Wait for records of already-answered commands to be written."""
+        if self._recording:
+            await asyncio.wait(list(self._recording.values()), timeout=timeout_s)
 
     @staticmethod
     async def _discard(proc: GovernedProcess) -> None:
@@ -408,8 +456,12 @@ class GovernedCommands:
         apply_finish(cmd.row, end)
 
     def _forget(self, command_id: str, cmd: LiveCommand) -> None:
-        if self.live.get(command_id) is cmd and cmd.done.is_set():
-            del self.live[command_id]
+        if self.live.get(command_id) is not cmd or not cmd.done.is_set():
+            return
+        if not cmd.recorded.is_set():  # its record is still being written: keep serving it
+            asyncio.get_running_loop().call_later(60.0, self._forget, command_id, cmd)
+            return
+        del self.live[command_id]
 
     # -- status --------------------------------------------------------------------------------
 
@@ -487,6 +539,9 @@ class GovernedCommands:
         if cmd is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(cmd.done.wait(), timeout_s)
+            if cmd.done.is_set():  # final here means final in the database too
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(cmd.recorded.wait(), 5.0)
             return self._live_status(cmd)
         # Not ours (another replica, or before a restart): the row is the truth; poll it.
         deadline = time.monotonic() + timeout_s
@@ -524,6 +579,7 @@ class GovernedCommands:
         before: datetime | None = None,
     ) -> list[CommandStatus]:
         """Process sessions, newest first."""
+        await self.flush()  # read your writes: answered commands are in the list
         rows = await self.records.list(
             state=state, task_id=task_id, limit=max(1, min(limit, 1000)), before=before
         )
@@ -539,6 +595,29 @@ class GovernedCommands:
 
 
 _SIGNALS: Final = {s.value for s in signal.Signals}
+# Database errors worth retrying: the server is away, not the request wrong.
+_TRANSIENT: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _journal_entry(row: CommandRow, end: Finish | None = None) -> PendingSpawn:
+    assert row.pid is not None
+    return PendingSpawn(
+        command_id=row.command_id,
+        task_id=row.task_id,
+        attempt_no=row.attempt_no,
+        argv=row.argv,
+        cwd=row.cwd,
+        pid=row.pid,
+        timeout_s=row.timeout_s,
+        started_at=row.started_at,
+        end=end,
+    )
 
 
 def _new_row(
