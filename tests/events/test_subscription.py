@@ -4,38 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import asyncpg
 from global_reader import DEADLINE_S, ReadCountingStore
 from store_contract import events, new_category
 
-from hive.events import NO_STREAM, RecordedEvent, subscribe
+from hive.events import NO_STREAM, EventStore, RecordedEvent, subscribe
 from hive.events.store import CHANNEL, init_connection
 
 
-async def next_batch_within(
-    subscription: AsyncIterator[list[RecordedEvent]], pool: asyncpg.Pool, seconds: float
+async def wait_nudging(
+    pending: asyncio.Future[list[RecordedEvent]], pool: asyncpg.Pool, seconds: float
 ) -> list[RecordedEvent]:
-    """The subscriber's next batch, nudging it with bare NOTIFYs meanwhile.
+    """Wait for a subscriber's next batch, sending a bare NOTIFY every second meanwhile.
 
-    The nudges matter only when a foreign transaction on the same server held the
-    horizon back at the moment of the append's own wake-up hint: each is still a
-    notification, so the subscriber (whose poll interval is far longer) is woken by
-    LISTEN either way.
+    The append's own hint can arrive while a foreign transaction on the same
+    server holds the horizon back; the subscriber then re-parks. Each nudge is
+    still a notification, so whatever wakes the subscriber here is LISTEN.
     """
-    task = asyncio.ensure_future(anext(subscription))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while not task.done() and loop.time() < deadline:
-        await asyncio.wait([task], timeout=1.0)
-        if not task.done():
+    while not pending.done() and loop.time() < deadline:
+        await asyncio.wait([pending], timeout=1.0)
+        if not pending.done():
             async with pool.acquire() as conn:
                 await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-    if not task.done():
-        task.cancel()
+    if not pending.done():
+        pending.cancel()
         raise TimeoutError(f"no batch within {seconds} s")
-    return task.result()
+    return pending.result()
+
+
+async def test_append_sends_a_wake_up_notification(pool: asyncpg.Pool) -> None:
+    store = EventStore(pool)
+    woke = asyncio.Event()
+
+    def hint(*_: object) -> None:
+        woke.set()
+
+    async with pool.acquire() as listener:
+        await listener.add_listener(CHANNEL, hint)
+        try:
+            await store.append(f"{new_category()}-a", events(1), NO_STREAM)
+            await asyncio.wait_for(woke.wait(), DEADLINE_S)
+        finally:
+            await listener.remove_listener(CHANNEL, hint)
 
 
 async def test_notification_wakes_a_parked_subscriber(pool: asyncpg.Pool) -> None:
@@ -50,12 +63,7 @@ async def test_notification_wakes_a_parked_subscriber(pool: asyncpg.Pool) -> Non
         assert not first.done()
         batch = events(2)
         await store.append(f"{cat}-a", batch, NO_STREAM)
-        await asyncio.wait([first], timeout=DEADLINE_S / 2)
-        if not first.done():  # see next_batch_within for why a nudge may be needed
-            first.cancel()
-            got = await next_batch_within(subscription, pool, DEADLINE_S / 2)
-        else:
-            got = first.result()
+        got = await wait_nudging(first, pool, DEADLINE_S)
         assert [e.event_id for e in got] == [e.event_id for e in batch]
     finally:
         stop.set()
@@ -102,7 +110,7 @@ async def test_subscriber_pages_large_backlogs_in_cursor_order(pool: asyncpg.Poo
     subscription = subscribe(store, categories=[cat], batch_size=4, poll_interval_s=0.02, stop=stop)
     try:
         while len(got) < len(ids):
-            got += await next_batch_within(subscription, pool, DEADLINE_S)
+            got += await wait_nudging(asyncio.ensure_future(anext(subscription)), pool, DEADLINE_S)
     finally:
         stop.set()
         await subscription.aclose()
