@@ -59,6 +59,7 @@ log = logging.getLogger("hive.sandbox.commands")
 
 MAX_TIMEOUT_S: Final = 7 * 24 * 3600.0
 MAX_POLL_S: Final = 300.0
+RECORD_DELAY_S: Final = 0.001
 FINAL_STATES: Final = frozenset({"exited", "cancelled", "timed_out", "failed_to_start", "lost"})
 # Package managers read config files that could name another index; these point
 # them at none (the registry policy checks flags and project files instead).
@@ -349,6 +350,9 @@ class GovernedCommands:
         row = cmd.row
         delay = 0.05
         try:
+            # Let the answer leave first: this task would otherwise run its first step
+            # (encoding, sending the append) before the response is written.
+            await asyncio.sleep(RECORD_DELAY_S)
             while True:
                 try:
                     await self.records.record_started(row, end)
