@@ -31,16 +31,27 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     gateway_url: str | None = None
     sandbox_url: str | None = None
     command_allowlist: list[str]
+    """HIVE_SANDBOX_COMMAND_ALLOWLIST: program names (or absolute paths) argv[0] may resolve to."""
     registry_allowlist: list[str]
+    """HIVE_SANDBOX_REGISTRY_ALLOWLIST: hosts, `*.domain`s or URL prefixes package installs may use."""
     log_cap_bytes: int = 64 * 1024 * 1024
+    """HIVE_SANDBOX_LOG_CAP_BYTES: bytes kept per command stream; the rest is counted, not kept."""
     preview_bytes: int = 4096
+    """HIVE_SANDBOX_PREVIEW_BYTES: head + tail shown in a CommandStatus preview."""
     kill_grace_s: float = 5.0
+    """HIVE_SANDBOX_KILL_GRACE_S: between TERM and KILL of a timed-out or cancelled group."""
     default_timeout_s: float = 1800.0
+    """HIVE_SANDBOX_DEFAULT_TIMEOUT_S: timeout of a command that names none."""
     max_memory_bytes: int | None = None
+    """HIVE_SANDBOX_MAX_MEMORY_BYTES: RLIMIT_AS of governed commands (unset: no cap)."""
     max_cpu_s: int | None = None
+    """HIVE_SANDBOX_MAX_CPU_S: RLIMIT_CPU of governed commands (unset: no cap)."""
     max_open_files: int = 4096
+    """HIVE_SANDBOX_MAX_OPEN_FILES: RLIMIT_NOFILE of governed commands."""
     command_settle_s: float = 0.05
+    """HIVE_SANDBOX_COMMAND_SETTLE_S: POST /commands waits this long for a command to end."""
     command_sync_commit: bool = False
+    """HIVE_SANDBOX_COMMAND_SYNC_COMMIT: wait for the WAL flush of command records."""
     coding_backend: str = "codex_cli"
     lease_ttl_s: float = 30.0
     worker_enabled: bool = True
