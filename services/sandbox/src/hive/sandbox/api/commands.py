@@ -37,18 +37,29 @@ async def _authorize(request: Request[Any, Any, Any], command_id: str) -> Govern
     return commands
 
 
+_create_decoder = msgspec.json.Decoder(CreateCommand)
+
+
 def _decode_create(raw: bytes) -> CreateCommand:
+    try:
+        body = _create_decoder.decode(raw)
+    except msgspec.DecodeError:
+        body = None  # malformed: find out below whether it carried `env` all the same
+    else:
+        if body.env is msgspec.UNSET:
+            return body
     try:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "the body must be JSON") from exc
-    if not isinstance(data, dict):
-        raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
-    if "env" in data:  # any value, even null or {}: the child's env is never the caller's
+    if isinstance(data, dict) and "env" in data:
+        # Any value, even null or {}: the child's env is never the caller's.
         raise PolicyViolation(
             ErrorCode.ENV_OVERRIDE_REJECTED,
             "governed commands run with the sandbox's scrubbed environment; `env` is refused",
         )
+    if not isinstance(data, dict):
+        raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
     try:
         return msgspec.convert(data, CreateCommand)
     except msgspec.ValidationError as exc:

@@ -470,6 +470,8 @@ class GovernedCommands:
     # -- status --------------------------------------------------------------------------------
 
     def _stream(self, path: Path, produced: int, log_omitted: int, url: str) -> StreamPreview:
+        if produced == 0:  # nothing written: there is no log file to read
+            return StreamPreview(preview="", size_bytes=0, omitted_bytes=0, truncated=False)
         text, shown, _ = logs.preview(path, self.config.preview_bytes, url)
         produced = max(produced, shown)
         omitted = max(0, produced - shown)
