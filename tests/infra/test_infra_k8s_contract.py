@@ -1,0 +1,299 @@
+"""The Kubernetes manifests against the spec's role table and Kubernetes mapping."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+
+from tests.infra.manifests import (
+    BASE,
+    K8S,
+    OVERLAY,
+    SECRETS_EXAMPLE,
+    Obj,
+    all_containers,
+    container,
+    env,
+    env_values,
+    find,
+    load_file,
+    manifest_files,
+    mounts,
+    pod_spec,
+    workloads,
+)
+
+# The spec's role table: workload, namespace, port, probe path, writable paths.
+ROLES = {
+    "gateway": ("openhive", 8080, "/healthz"),
+    "dashboard": ("openhive", 3000, "/dashboard-healthz"),
+    "agent": ("hive-agents", 8090, "/healthz"),
+    "sandbox": ("hive-sandbox", 8091, "/healthz"),
+}
+WRITABLE_BASE = {
+    "gateway": set(),
+    "dashboard": set(),
+    "agent": {"/data/config"},
+    "sandbox": {"/sandbox/commands", "/sandbox/tasks", "/tmp", "/home/codex"},
+}
+KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests promise to fit
+
+
+def renders(base: list[Obj], overlay: list[Obj]) -> dict[str, list[Obj]]:
+    return {"base": base, "overlay": overlay}
+
+
+def test_every_manifest_file_parses_into_named_objects() -> None:
+    files = manifest_files()
+    assert BASE / "kustomization.yaml" in files and OVERLAY / "kustomization.yaml" in files
+    for path in files:
+        docs = load_file(path)
+        assert docs, f"{path} is empty"
+        for doc in docs:
+            assert doc.get("apiVersion") and doc.get("kind"), path
+            if doc["kind"] != "Kustomization":
+                assert doc["metadata"]["name"], path
+
+
+@pytest.mark.parametrize("which", ["base", "overlay", "secrets-example"])
+def test_rendered_objects_are_valid_kubernetes(
+    base: list[Obj], overlay: list[Obj], which: str
+) -> None:
+    objs = {"base": base, "overlay": overlay}.get(which) or load_file(SECRETS_EXAMPLE)
+    for obj in objs:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_strict_schema_validation_rejects_a_misspelt_field(base: list[Obj]) -> None:
+    deployment = find(base, "Deployment", "sandbox")
+    broken = {**deployment, "spec": {**deployment["spec"], "replica": 1}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("which", ["base", "overlay"])
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_role_port_probes_and_namespace(
+    base: list[Obj], overlay: list[Obj], which: str, role: str
+) -> None:
+    namespace, port, probe = ROLES[role]
+    objs = renders(base, overlay)[which]
+    spec = pod_spec(find(objs, "Deployment", role, namespace))
+    c = container(spec, role)
+    named = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert list(named.values()) == [port]
+    probes = [k for k in ("readinessProbe", "livenessProbe", "startupProbe") if k in c]
+    assert {"readinessProbe", "livenessProbe"} <= set(probes)
+    for kind in probes:
+        get = c[kind]["httpGet"]
+        assert get["path"] == probe, kind
+        assert named.get(get["port"], get["port"]) == port, kind
+    service = find(objs, "Service", role, namespace)
+    (sp,) = service["spec"]["ports"]
+    assert sp["port"] == port and named.get(sp["targetPort"], sp["targetPort"]) == port
+    assert service["spec"]["selector"].items() <= spec_labels(objs, role, namespace).items()
+
+
+def spec_labels(objs: list[Obj], role: str, namespace: str) -> dict[str, str]:
+    return dict(find(objs, "Deployment", role, namespace)["spec"]["template"]["metadata"]["labels"])
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_writable_paths_are_exactly_the_spec_emptydirs(base: list[Obj], role: str) -> None:
+    namespace = ROLES[role][0]
+    spec = pod_spec(find(base, "Deployment", role, namespace))
+    c = container(spec, role)
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    m = mounts(spec, c)
+    assert set(m) == WRITABLE_BASE[role]
+    assert all("emptyDir" in v for v in m.values())
+
+
+def test_full_runtime_adds_only_data_hive_as_an_emptydir(overlay: list[Obj]) -> None:
+    spec = pod_spec(find(overlay, "Deployment", "gateway", "openhive"))
+    m = mounts(spec, container(spec, "gateway"))
+    assert set(m) == {"/data/hive"} and "emptyDir" in m["/data/hive"]
+
+
+@pytest.mark.parametrize("which", ["base", "overlay"])
+def test_every_container_is_locked_down_and_sized(
+    base: list[Obj], overlay: list[Obj], which: str
+) -> None:
+    objs = renders(base, overlay)[which]
+    seen = 0
+    for w in workloads(objs):
+        spec = pod_spec(w)
+        where = f"{w['kind']}/{w['metadata']['name']}"
+        assert spec["automountServiceAccountToken"] is False, where
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0, where
+        assert psc["seccompProfile"]["type"] == "RuntimeDefault", where
+        for c in all_containers(spec):
+            seen += 1
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, (where, c["name"])
+            assert sc["readOnlyRootFilesystem"] is True, (where, c["name"])
+            assert sc["capabilities"]["drop"] == ["ALL"], (where, c["name"])
+            assert "add" not in sc["capabilities"] and not sc.get("privileged"), where
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][bound]), (where, c["name"], bound)
+        for v in spec.get("volumes", []):
+            assert "hostPath" not in v, where
+    assert seen >= (5 if which == "base" else 7)
+
+
+def test_namespaces_enforce_the_restricted_pod_security_profile(base: list[Obj]) -> None:
+    namespaces = {o["metadata"]["name"]: o for o in base if o["kind"] == "Namespace"}
+    assert set(namespaces) == {"openhive", "hive-agents", "hive-sandbox"}
+    for ns in namespaces.values():
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("which", ["base", "overlay"])
+def test_images_are_the_role_images_at_a_fixed_tag(
+    base: list[Obj], overlay: list[Obj], which: str
+) -> None:
+    for w in workloads(renders(base, overlay)[which]):
+        for c in all_containers(pod_spec(w)):
+            repo, _, tag = c["image"].rpartition(":")
+            assert repo in {f"openhive/{r}" for r in ROLES}, c["image"]
+            assert tag and tag != "latest", c["image"]
+
+
+def test_base_gateway_is_the_minimal_app_without_secrets(base: list[Obj]) -> None:
+    c = container(pod_spec(find(base, "Deployment", "gateway", "openhive")), "gateway")
+    assert c["command"] == ["hive", "serve", "gateway-minimal", "--host", "0.0.0.0"]
+    assert all("valueFrom" not in e for e in env(c).values())
+
+
+def test_overlay_runs_the_full_gateway_with_strict_check_mode(overlay: list[Obj]) -> None:
+    spec = pod_spec(find(overlay, "Deployment", "gateway", "openhive"))
+    c = container(spec, "gateway")
+    assert c["command"] == ["hive", "serve", "gateway", "--host", "0.0.0.0"]
+    values = env_values(c)
+    assert values["HIVE_STRICT_STARTUP"] == "true"
+    assert values["HIVE_STARTUP_MIGRATION_MODE"] == "check"
+    assert values["HIVE_METADATA_CREATE_ON_STARTUP"] == "false"
+    assert values["HIVE_WORKSPACE"].startswith("/data/hive")
+    required = {
+        "DATABASE_URL",
+        "DASHBOARD_SESSION_SECRET",
+        "HIVE_INTERNAL_SECRET",
+        "HIVE_WORKSPACE",
+    }
+    assert required <= set(env(c))
+    startup = c["startupProbe"]
+    assert startup["httpGet"]["path"] == "/healthz"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+
+
+def test_overlay_migrates_with_a_job_and_the_gateway_waits_for_it(overlay: list[Obj]) -> None:
+    job = find(overlay, "Job", "openhive-migrate", "openhive")
+    spec = pod_spec(job)
+    (c,) = spec["containers"]
+    assert c["command"] == ["hive", "db", "upgrade"]
+    assert c["image"].startswith("openhive/gateway:")
+    assert "secretKeyRef" in env(c)["DATABASE_URL"]["valueFrom"]
+    assert spec["restartPolicy"] in ("OnFailure", "Never")
+    gateway = pod_spec(find(overlay, "Deployment", "gateway", "openhive"))
+    wait = container(gateway, "wait-for-schema")
+    assert "hive db check" in " ".join(wait["command"])
+
+
+def test_sandbox_runs_codex_with_the_pod_as_boundary(base: list[Obj], overlay: list[Obj]) -> None:
+    for objs in (base, overlay):
+        c = container(pod_spec(find(objs, "Deployment", "sandbox", "hive-sandbox")), "sandbox")
+        values = env_values(c)
+        assert values["HIVE_SANDBOX_CODEX_SANDBOX_MODE"] == "danger-full-access"
+        assert values["HIVE_SANDBOX_ROOT"] == "/sandbox"
+        assert values["HOME"] == "/home/codex"
+        assert {"DATABASE_URL", "HIVE_INTERNAL_SECRET"} <= set(env(c))
+    relay = container(pod_spec(find(overlay, "Deployment", "sandbox", "hive-sandbox")), "sandbox")
+    assert env_values(relay)["HIVE_SANDBOX_CODEX_AUTH_MODE"] == "relay"
+
+
+def test_agent_env_names_the_gateway_and_its_workspace(base: list[Obj]) -> None:
+    c = container(pod_spec(find(base, "Deployment", "agent", "hive-agents")), "agent")
+    values = env_values(c)
+    assert values["HIVE_WORKSPACE"] == "/data/config"
+    assert {"HIVE_GATEWAY_URL", "HIVE_INTERNAL_SECRET"} <= set(env(c))
+    assert "secretKeyRef" in env(c)["HIVE_INTERNAL_SECRET"]["valueFrom"]
+
+
+@pytest.mark.parametrize("which", ["base", "overlay"])
+def test_every_in_cluster_url_names_a_service_and_its_port(
+    base: list[Obj], overlay: list[Obj], which: str
+) -> None:
+    objs = renders(base, overlay)[which]
+    services = {
+        (o["metadata"]["name"], o["metadata"]["namespace"]): {p["port"] for p in o["spec"]["ports"]}
+        for o in objs
+        if o["kind"] == "Service"
+    }
+    checked = 0
+    for w in workloads(objs):
+        for c in all_containers(pod_spec(w)):
+            for name, value in env_values(c).items():
+                url = urlsplit(value)
+                if url.scheme not in ("http", "https") or ".svc" not in (url.hostname or ""):
+                    continue
+                svc, ns = url.hostname.split(".")[:2]  # type: ignore[union-attr]
+                assert url.port in services.get((svc, ns), set()), f"{name}={value}"
+                checked += 1
+    assert checked >= 5
+
+
+def test_dashboard_proxies_to_the_gateway_service(base: list[Obj]) -> None:
+    c = container(pod_spec(find(base, "Deployment", "dashboard", "openhive")), "dashboard")
+    url = urlsplit(env_values(c)["HIVE_GATEWAY_INTERNAL_URL"])
+    assert url.hostname is not None and url.hostname.startswith("gateway.openhive.svc")
+    assert url.port == 8080
+    assert env_values(c)["PORT"] == "3000"
+
+
+def test_agent_init_container_copies_defaults_into_the_config_volume(base: list[Obj]) -> None:
+    spec = pod_spec(find(base, "Deployment", "agent", "hive-agents"))
+    init = container(spec, "config-bootstrap")
+    assert init["image"] == container(spec, "agent")["image"]
+    assert "/data/config" in mounts(spec, init)
+    assert (
+        mounts(spec, init)["/data/config"] is mounts(spec, container(spec, "agent"))["/data/config"]
+    )
+    assert init["command"][0] == "cp" and "-n" in init["command"]
+    assert init["command"][-2:] == ["/app/defaults/agent/.", "/data/config/"]
+
+
+def test_agent_init_copy_keeps_operator_edits(base: list[Obj], tmp_path: Path) -> None:
+    """Run the init container's own command on this machine's coreutils (Debian, like the image)."""
+    spec = pod_spec(find(base, "Deployment", "agent", "hive-agents"))
+    command = container(spec, "config-bootstrap")["command"]
+    defaults, config = tmp_path / "defaults", tmp_path / "config"
+    (defaults / "sub").mkdir(parents=True)
+    (defaults / "README.md").write_text("default readme\n")
+    (defaults / "sub" / "new.json").write_text("{}\n")
+    config.mkdir()
+    (config / "README.md").write_text("operator edit\n")
+    argv = [
+        a.replace("/app/defaults/agent", str(defaults)).replace("/data/config", str(config))
+        for a in command
+    ]
+    for _ in range(2):  # a restart runs it again over a populated volume
+        subprocess.run(argv, check=True, timeout=30)
+    assert (config / "README.md").read_text() == "operator edit\n"
+    assert (config / "sub" / "new.json").read_text() == "{}\n"
+
+
+def test_secrets_example_is_outside_every_kustomization(
+    base: list[Obj], overlay: list[Obj]
+) -> None:
+    assert SECRETS_EXAMPLE.name.endswith(".example.yaml")
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        (k,) = load_file(kustomization)
+        listed = [*k.get("resources", []), *(p.get("path", "") for p in k.get("patches", []))]
+        assert not any("example" in entry for entry in listed), kustomization
+        assert "secretGenerator" not in k, kustomization
+    assert not [o for o in [*base, *overlay] if o["kind"] == "Secret"]
