@@ -280,25 +280,25 @@ class DevTaskFacade:
         resp = await stack.enter_async_context(
             self.sandbox.stream(path, params=params, headers=headers)
         )
-        content_type = resp.headers.get("content-type", "application/octet-stream")
+        content_type = resp.headers.get("Content-Type", "application/octet-stream")
         passed = {
             k: v
             for k, v in resp.headers.items()
             if k.lower() in ("x-log-size", "x-next-offset", "content-disposition", "x-sha256")
         }
-        if resp.status_code >= 400:
-            body = await resp.aread()
+        if resp.status >= 400:
+            body = await resp.read()
             await stack.aclose()
-            return OpenStream(resp.status_code, content_type, passed, body=body)
+            return OpenStream(resp.status, content_type, passed, body=body)
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
-                async for chunk in until_drained(resp.aiter_bytes(), self.draining):
+                async for chunk in until_drained(resp.chunks(), self.draining):
                     yield chunk
             finally:
                 await stack.aclose()
 
-        return OpenStream(resp.status_code, content_type, passed, chunks=chunks())
+        return OpenStream(resp.status, content_type, passed, chunks=chunks())
 
 
 def _passthrough_error(reply: SandboxReply) -> HiveHTTPError:

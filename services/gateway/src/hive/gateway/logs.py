@@ -1,7 +1,7 @@
 """Structured JSON logs on stdout, with every configured secret redacted.
 
 structlog and the standard library share one handler, so a line from
-Litestar, httpx or asyncpg passes the same `Redactor` as our own. The
+Litestar, aiohttp or asyncpg passes the same `Redactor` as our own. The
 redactor replaces every registered secret value (the gateway's own secrets,
 vendor keys, the database password, stored credentials once decrypted) and
 the signature part of any task token, in every field of the event and once
@@ -108,8 +108,6 @@ def configure_logging(redactor: Redactor, level: str = "INFO") -> None:
     handler._hive_gateway = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO; the relay's upstream URLs are not news.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -43,7 +43,7 @@ from hive.gateway.auth import internal_secret, operator_session, relay_token
 from hive.gateway.call_records import CallRecorder
 from hive.gateway.credentials import CredentialUnreadable, CredentialVault
 from hive.gateway.dev_task_facade import DevTaskFacade
-from hive.gateway.draining import chain_shutdown_signals
+from hive.gateway.draining import watch_shutdown_signals
 from hive.gateway.logs import Redactor, configure_logging
 from hive.gateway.metrics import GatewayMetrics, ObservabilityMiddleware
 from hive.gateway.projects import ProjectRepository
@@ -187,8 +187,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     rt: GatewayRuntime = app.state.runtime
     settings = rt.settings
     rt.draining = asyncio.Event()
-    if not chain_shutdown_signals(asyncio.get_running_loop(), _start_draining(rt)):
-        log.warning("cannot watch SIGTERM on this event loop: long streams end at kill timeout")
+    if not watch_shutdown_signals(asyncio.get_running_loop(), _start_draining(rt)):
+        log.warning("not in the main thread: open event streams end only at the kill timeout")
     for warning in settings.warnings:
         log.warning("%s", warning)
     for name in settings.generated_secrets:

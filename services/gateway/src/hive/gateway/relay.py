@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-import httpx
+import aiohttp
 import msgspec
 
 from hive.contracts.errors import ErrorCode
@@ -144,10 +144,8 @@ class ModelRelay:
         self._stored_key = stored_key
         self._recorder = recorder
         self._metrics = metrics
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=10.0),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-        )
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
         self.models_document = msgspec.json.encode(
             {
                 "object": "list",
@@ -159,9 +157,20 @@ class ModelRelay:
             }
         )
 
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the server's event loop.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=500, keepalive_timeout=30),
+                auto_decompress=True,
+            )
+        return self._session
+
     async def aclose(self) -> None:
         """Close upstream connections."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _key(self, provider: ModelProvider) -> str | None:
         if provider.api_key:
@@ -197,12 +206,16 @@ class ModelRelay:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         call = _Call(claims, provider, head.model, endpoint, head.stream, time.perf_counter())
-        request = self._client.build_request(
-            "POST", f"{provider.base_url}/{endpoint}", content=body, headers=headers
+        timeout = (
+            aiohttp.ClientTimeout(total=None, sock_read=self._timeout_s, connect=10.0)
+            if head.stream
+            else aiohttp.ClientTimeout(total=self._timeout_s, connect=10.0)
         )
         try:
-            resp = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            resp = await self._client().post(
+                f"{provider.base_url}/{endpoint}", data=body, headers=headers, timeout=timeout
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
             self._finish(call, 502, "unreachable", None)
             raise HiveHTTPError(
                 502,
@@ -210,49 +223,49 @@ class ModelRelay:
                 f"provider {provider.id} unreachable: {type(exc).__name__}",
             ) from exc
         call.first_byte = time.perf_counter()
-        content_type = resp.headers.get("content-type", "application/json")
+        content_type = resp.headers.get("Content-Type", "application/json")
         key_bytes = key.encode() if key else None
-        if head.stream and resp.status_code < 400:
+        if head.stream and resp.status < 400:
             return RelayAnswer(
-                status=resp.status_code,
+                status=resp.status,
                 content_type=content_type,
                 chunks=self._relay_stream(call, resp, key_bytes),
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         try:
-            data = await _read_bounded(resp, None if resp.status_code < 400 else MAX_ERROR_BODY)
-        except httpx.HTTPError as exc:
+            data = await _read_bounded(resp, None if resp.status < 400 else MAX_ERROR_BODY)
+        except (TimeoutError, aiohttp.ClientError) as exc:
             self._finish(call, 502, "unreachable", None)
             raise HiveHTTPError(
                 502, ErrorCode.UPSTREAM_ERROR, f"provider {provider.id} broke off the answer"
             ) from exc
         finally:
-            await resp.aclose()
+            resp.release()
         if key_bytes and key_bytes in data:
             data = data.replace(key_bytes, REDACTED)
-        if resp.status_code in (401, 403):
+        if resp.status in (401, 403):
             # The provider refused the gateway's key, not the caller's token: to the
             # caller that is an upstream failure (and a 401 would read as "your token").
-            self._finish(call, resp.status_code, "upstream_error", None)
-            log.error("provider %s refused the configured key (%d)", provider.id, resp.status_code)
+            self._finish(call, resp.status, "upstream_error", None)
+            log.error("provider %s refused the configured key (%d)", provider.id, resp.status)
             raise HiveHTTPError(
                 502,
                 ErrorCode.UPSTREAM_ERROR,
-                f"provider {provider.id} refused the gateway's credentials ({resp.status_code})",
+                f"provider {provider.id} refused the gateway's credentials ({resp.status})",
             )
-        ok = resp.status_code < 400
+        ok = resp.status < 400
         usage = usage_from_json(data) if ok else None
-        self._finish(call, resp.status_code, "ok" if ok else "upstream_error", usage)
-        return RelayAnswer(status=resp.status_code, content_type=content_type, body=data)
+        self._finish(call, resp.status, "ok" if ok else "upstream_error", usage)
+        return RelayAnswer(status=resp.status, content_type=content_type, body=data)
 
     async def _relay_stream(
-        self, call: _Call, resp: httpx.Response, key_bytes: bytes | None
+        self, call: _Call, resp: aiohttp.ClientResponse, key_bytes: bytes | None
     ) -> AsyncIterator[bytes]:
         decoder: SSEDecoder | None = SSEDecoder()
         usage: Usage | None = None
         outcome = "client_disconnected"
         try:
-            async for chunk in resp.aiter_bytes():
+            async for chunk in resp.content.iter_any():
                 if decoder is not None:
                     try:
                         for event in decoder.feed(chunk):
@@ -264,12 +277,16 @@ class ModelRelay:
                     chunk = chunk.replace(key_bytes, REDACTED)
                 yield chunk
             outcome = "ok"
-        except httpx.HTTPError:
+        except (TimeoutError, aiohttp.ClientError):
             outcome = "upstream_error"
             log.warning("provider %s broke off a stream", call.provider.id)
         finally:
-            await resp.aclose()
-            self._finish(call, resp.status_code, outcome, usage)
+            # A stream cut short leaves the connection mid-body: close, do not reuse.
+            if outcome == "ok":
+                resp.release()
+            else:
+                resp.close()
+            self._finish(call, resp.status, outcome, usage)
 
     def _finish(self, call: _Call, status: int, outcome: str, usage: Usage | None) -> None:
         now = time.perf_counter()
@@ -307,11 +324,11 @@ class ModelRelay:
         )
 
 
-async def _read_bounded(resp: httpx.Response, limit: int | None) -> bytes:
+async def _read_bounded(resp: aiohttp.ClientResponse, limit: int | None) -> bytes:
     if limit is None:
-        return await resp.aread()
+        return await resp.read()
     out = bytearray()
-    async for chunk in resp.aiter_bytes():
+    async for chunk in resp.content.iter_any():
         out += chunk[: limit - len(out)]
         if len(out) >= limit:
             break

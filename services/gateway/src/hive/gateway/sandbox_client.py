@@ -4,6 +4,10 @@ Replies are kept as bytes: the facade passes the sandbox's JSON through
 unchanged (decoding only what it must check), so fields the sandbox adds
 reach the dashboard without a gateway release. Streams (SSE events, command
 logs) are opened here and handed to the caller to forward chunk by chunk.
+
+aiohttp rather than httpx on this hop: every dashboard request pays for it,
+and httpx's pure-Python pool costs about ten times as much CPU per request
+(benchmarks/gateway_throughput.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
@@ -26,31 +31,62 @@ class SandboxReply:
     status: int
     content_type: str
     body: bytes
-    headers: httpx.Headers
+    headers: Mapping[str, str]
 
 
-def _unreachable(exc: Exception) -> HiveHTTPError:
+def _unreachable(exc: BaseException) -> HiveHTTPError:
     # The exception text names host and port only; it never holds the secret.
     return HiveHTTPError(
         502, ErrorCode.UPSTREAM_ERROR, f"sandbox unreachable: {type(exc).__name__}"
     )
 
 
+class SandboxStream:
+    """An open streamed answer: status, headers, and its body chunks as they arrive."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self) -> bytes:
+        """The whole remaining body."""
+        return await self._response.read()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Body chunks as the sandbox sends them (no re-buffering)."""
+        async for chunk in self._response.content.iter_any():
+            yield chunk
+
+
 class SandboxClient:
     """Calls to HIVE_SANDBOX_URL."""
 
     def __init__(self, base_url: str, internal_secret: str, *, timeout_s: float = 60.0) -> None:
-        self.base_url = base_url
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"X-Internal-Secret": internal_secret},
-            timeout=httpx.Timeout(timeout_s, connect=5.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"X-Internal-Secret": internal_secret}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=5.0)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the server's event loop.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+            )
+        return self._session
+
+    def _url(self, path: str) -> URL:
+        # Ids are percent-encoded by the caller; keep them exactly as given.
+        return URL(self.base_url + path, encoded=True)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def request(
         self,
@@ -63,15 +99,20 @@ class SandboxClient:
         """One call, read completely."""
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
-            resp = await self._client.request(
-                method, path, params=params, content=content, headers=headers
-            )
-        except httpx.HTTPError as exc:
+            async with self._client().request(
+                method,
+                self._url(path),
+                params=_query(params),
+                data=content,
+                headers=headers,
+            ) as resp:
+                body = await resp.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _unreachable(exc) from exc
         return SandboxReply(
-            status=resp.status_code,
-            content_type=resp.headers.get("content-type", "application/json"),
-            body=resp.content,
+            status=resp.status,
+            content_type=resp.headers.get("Content-Type", "application/json"),
+            body=body,
             headers=resp.headers,
         )
 
@@ -82,20 +123,25 @@ class SandboxClient:
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[httpx.Response]:
-        """A GET whose body is read incrementally (no read timeout: streams idle)."""
-        request = self._client.build_request(
-            "GET",
-            path,
-            params=params,
-            headers=headers,
-            timeout=httpx.Timeout(None, connect=5.0),
-        )
+    ) -> AsyncIterator[SandboxStream]:
+        """A GET whose body is read incrementally (no total or read timeout: streams idle)."""
         try:
-            resp = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            resp = await self._client().get(
+                self._url(path),
+                params=_query(params),
+                headers=dict(headers or {}),
+                timeout=aiohttp.ClientTimeout(total=None, connect=5.0),
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _unreachable(exc) from exc
         try:
-            yield resp
+            yield SandboxStream(resp)
         finally:
-            await resp.aclose()
+            # close(), not release(): a stream cut short leaves the connection unusable.
+            resp.close()
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
