@@ -330,3 +330,42 @@ def test_refusals_do_not_echo_url_credentials(sandbox: httpx.Client) -> None:
     r = sandbox.post("/commands", json={"argv": ["pip", "install", "-i", url, "x"]})
     _refused(r, "registry_not_allowlisted")
     assert "s3cr3t-pass" not in r.text
+
+
+# -- task tokens ------------------------------------------------------------------------------
+
+
+def test_a_task_token_reaches_only_its_own_tasks_commands(
+    sandbox_server: SandboxServer, sandbox: httpx.Client
+) -> None:
+    from hive.contracts.tokens import issue, sandbox_task_scope
+
+    mine, other = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    token, _ = issue(
+        sandbox_server.secret, scopes=[sandbox_task_scope(mine)], ttl_s=60, task_id=mine
+    )
+    foreign = sandbox.post("/commands", json={"argv": ["true"], "task_id": other}).json()
+    with httpx.Client(
+        base_url=sandbox_server.url, headers={"Authorization": f"Bearer {token}"}
+    ) as scoped:
+        ok = scoped.post("/commands", json={"argv": ["true"], "task_id": mine})
+        assert ok.status_code == 201, ok.text
+        assert scoped.get(f"/commands/{ok.json()['command_id']}").status_code == 200
+        for denied in (
+            scoped.post("/commands", json={"argv": ["true"], "task_id": other}),
+            scoped.post("/commands", json={"argv": ["true"]}),
+            scoped.get(f"/commands/{foreign['command_id']}"),
+            scoped.get(f"/commands/{foreign['command_id']}/log"),
+            scoped.post(f"/commands/{foreign['command_id']}/cancel"),
+            scoped.get("/commands"),
+            scoped.get("/commands", params={"task_id": other}),
+        ):
+            assert denied.status_code == 403, denied.text
+            assert denied.json()["code"] == "token_scope"
+        listed = scoped.get("/commands", params={"task_id": mine}).json()
+        assert [c["command_id"] for c in listed] == [ok.json()["command_id"]]
+    expired, _ = issue(
+        sandbox_server.secret, scopes=[sandbox_task_scope(mine)], ttl_s=-10, task_id=mine
+    )
+    r = httpx.get(sandbox_server.url + "/commands", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401
