@@ -44,7 +44,7 @@ def _decode_create(raw: bytes) -> CreateCommand:
     try:
         body = _create_decoder.decode(raw)
     except msgspec.DecodeError:
-        body = None  # malformed: find out below whether it carried `env` all the same
+        pass  # malformed: find out below whether it carried `env` all the same
     else:
         if body.env is msgspec.UNSET:
             return body

@@ -167,7 +167,7 @@ class GovernedCommands:
             try:
                 await self.records.heartbeat()
                 await self.reap_orphans()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (*_TRANSIENT, asyncpg.PostgresError, EventStoreError) as exc:
                 # Keep going: the next round retries; a long outage only delays reaping.
                 log.warning("commands lease renewal failed: %s", type(exc).__name__)
 
