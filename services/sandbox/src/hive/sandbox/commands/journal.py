@@ -1,7 +1,7 @@
 """The spawn journal: commands that run but are not recorded in the database yet.
 
 A command is recorded once it has settled (it ended within the settle window,
-so CommandStarted and CommandFinished go in one transaction) or once the
+so CommandStarted and CommandFinished go in one append) or once the
 window has passed. Between the spawn and that commit the only trace of the
 process is a line in `<root>/commands/.spawn-journal`, so a sandbox that dies
 in that window leaves something for its successor to find: on startup every

@@ -5,10 +5,14 @@ controller and in-process by Work Runs. Everything a caller gets back is a
 CommandStatus; every refusal is a CommandError (a HiveHTTPError).
 
 A command's life: policy check -> spawn (own session, scrubbed env, rlimits)
--> CommandStarted recorded -> supervised until exit, timeout or cancel ->
-leftover group killed, logs drained -> CommandFinished recorded -> waiters
-woken. The in-memory state turns final only after CommandFinished is durable,
-so whatever a caller saw is what a restarted sandbox will report.
+-> journaled -> settle window: a command that ends within it is recorded with
+one append (CommandStarted + CommandFinished) and returned final; otherwise
+CommandStarted is recorded and the command supervised until exit, timeout or
+cancel -> leftover group killed, logs drained -> CommandFinished recorded ->
+waiters woken. A supervised command turns final in memory only after its
+CommandFinished is appended; a settled one answered over HTTP
+(`wait_recorded=False`) is journaled first, so a restarted sandbox reports
+what the caller saw either way.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ class CommandsConfig:
     settle_s: float = 0.05
     """How long `start` waits for a command to end on its own before answering `running`.
 
-    A command that ends within it is recorded in one transaction (CommandStarted
+    A command that ends within it is recorded with one append (CommandStarted
     and CommandFinished together) and `start` returns its final status, which
     saves short commands a commit and their callers a poll."""
     limits: ResourceLimits = field(default_factory=ResourceLimits)
