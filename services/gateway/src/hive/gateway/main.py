@@ -233,6 +233,14 @@ def _unstorable(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Resp
     )
 
 
+def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The database went away after startup: a temporary 503, not a server bug.
+    log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        503, ErrorCode.UNAVAILABLE, "database unavailable", instance=request.url.path
+    )
+
+
 def _openapi() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="OpenHive gateway",
@@ -323,7 +331,13 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
             relay_routes,
         ],
         lifespan=[lifespan],
-        exception_handlers={**EXCEPTION_HANDLERS, asyncpg.DataError: _unstorable},
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            asyncpg.DataError: _unstorable,
+            asyncpg.PostgresConnectionError: _database_down,
+            asyncpg.InterfaceError: _database_down,
+            ConnectionError: _database_down,
+        },
         middleware=[
             DefineMiddleware(
                 ObservabilityMiddleware, metrics=metrics, access_log_enabled=settings.access_log
