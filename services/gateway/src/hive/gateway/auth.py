@@ -8,10 +8,11 @@ anonymous request gets 401 whatever else is wrong with it.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.types import HTTPScope
 
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
@@ -41,10 +42,11 @@ async def operator_session(
     operator = await rt.require().sessions.operator(token)
     if operator is None:
         raise HiveHTTPError(401, ErrorCode.UNAUTHORIZED, "session expired or unknown")
-    state = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
-    state["operator"] = operator
-    state["session_token"] = token
-    if connection.scope["method"] not in SAFE_METHODS and not rt.session_keys.csrf_ok(
+    connection.state.operator = operator
+    connection.state.session_token = token
+    if cast("HTTPScope", connection.scope)[
+        "method"
+    ] not in SAFE_METHODS and not rt.session_keys.csrf_ok(
         token, connection.headers.get(CSRF_HEADER)
     ):
         raise HiveHTTPError(
@@ -56,8 +58,7 @@ async def operator_session(
 
 def current_operator(connection: ASGIConnection[Any, Any, Any, Any]) -> Operator:
     """The operator the session guard found."""
-    op: Operator = connection.scope["state"]["operator"]  # type: ignore[typeddict-item]
-    return op
+    return cast(Operator, connection.state.operator)
 
 
 def _given_secret(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -103,10 +104,9 @@ async def relay_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
             "relay rate limit for this task token",
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
-    connection.scope.setdefault("state", {})["claims"] = claims  # type: ignore[typeddict-item]
+    connection.state.claims = claims
 
 
 def relay_claims(connection: ASGIConnection[Any, Any, Any, Any]) -> TaskTokenClaims:
     """The claims the relay guard verified."""
-    claims: TaskTokenClaims = connection.scope["state"]["claims"]  # type: ignore[typeddict-item]
-    return claims
+    return cast(TaskTokenClaims, connection.state.claims)

@@ -171,7 +171,7 @@ class CredentialVault:
             status = await conn.execute(
                 "DELETE FROM credentials WHERE credential_id = $1", credential_id
             )
-        return status.endswith(" 1")
+        return str(status).endswith(" 1")
 
     async def reveal(self, kind: CredentialKind, name: str) -> str | None:
         """The clear value of kind/name (gateway-internal use only), or None."""

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 access_log = structlog.get_logger("hive.gateway.access")
@@ -94,9 +95,10 @@ class ObservabilityMiddleware:
         self.access_log_enabled = access_log_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        http_scope: HTTPScope = scope  # narrowed by the type check above
         started = time.perf_counter()
         status = 500
 
@@ -112,16 +114,16 @@ class ObservabilityMiddleware:
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or "unmatched"
-            method = scope["method"]
+            route = http_scope.get("path_template") or "unmatched"
+            method = http_scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
             if self.access_log_enabled:
-                client: Any = scope.get("client")
+                client: Any = http_scope.get("client")
                 access_log.info(
                     "request",
                     method=method,
-                    path=scope["path"],
+                    path=http_scope["path"],
                     route=route,
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),

@@ -115,7 +115,7 @@ async def login(request: Request[Any, Any, Any], data: LoginRequest) -> Response
 async def logout(request: Request[Any, Any, Any]) -> Response[None]:
     """End this session and clear its cookies."""
     rt = runtime_of(request)
-    await rt.require().sessions.delete(request.scope["state"]["session_token"])  # type: ignore[typeddict-item]
+    await rt.require().sessions.delete(request.state.session_token)
     response: Response[None] = Response(None, status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
@@ -132,7 +132,7 @@ async def me(request: Request[Any, Any, Any]) -> Response[SessionInfo]:
     """The logged-in operator; (re)sets the csrftoken cookie for this session."""
     rt = runtime_of(request)
     op = current_operator(request)
-    token: str = request.scope["state"]["session_token"]  # type: ignore[typeddict-item]
+    token: str = request.state.session_token
     response = Response(
         SessionInfo(
             user_id=op.user_id,

@@ -21,4 +21,5 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Request, relay and login counters (internal secret unless HIVE_METRICS_PUBLIC)."""
     body = runtime_of(request).metrics.exposition()
     # Text exposition format 0.0.4, which every Prometheus version scrapes.
-    return Response(content=body, media_type="text/plain; version=0.0.4")
+    response: Response[Any] = Response(content=body, media_type="text/plain; version=0.0.4")
+    return response

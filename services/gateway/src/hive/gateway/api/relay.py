@@ -45,4 +45,5 @@ async def responses(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]
 async def models(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The models the configured providers offer."""
     doc = runtime_of(request).require().relay.models_document
-    return Response(content=doc, media_type="application/json")
+    response: Response[Any] = Response(content=doc, media_type="application/json")
+    return response
