@@ -24,6 +24,7 @@ from tests.infra.dockerfile import (
     instructions,
     stages,
 )
+from tests.infra.manifests import Obj, container, env_values, find, pod_spec
 
 DOCKERFILE = REPO / "infra" / "docker" / "Dockerfile"
 ROLE_TARGETS = {"gateway": 8080, "sandbox": 8091, "agent": 8090}
@@ -225,3 +226,19 @@ def test_dockerignore_matcher_keeps_what_it_should() -> None:
     for path in ("pyproject.toml", "uv.lock", "src/hive/cli/main.py", "tools/codex/package.json"):
         assert not ignored(path, patterns), path
     assert ignored("a/b/x.pyc", ["**/*.pyc"]) and not ignored("keep", ["*", "!keep"])
+
+
+@pytest.mark.parametrize(
+    ("role", "namespace", "names"),
+    [
+        ("sandbox", "hive-sandbox", ("HIVE_SANDBOX_ROOT", "HIVE_SANDBOX_CODEX_BIN", "HOME")),
+        ("agent", "hive-agents", ("HIVE_WORKSPACE",)),
+    ],
+)
+def test_manifests_and_images_agree_on_paths(
+    parsed: dict[str, Stage], base: list[Obj], role: str, namespace: str, names: tuple[str, ...]
+) -> None:
+    image_env = parsed[role].env()
+    pod_env = env_values(container(pod_spec(find(base, "Deployment", role, namespace)), role))
+    for name in names:
+        assert pod_env[name] == image_env[name], name
