@@ -94,9 +94,19 @@ def fuzz_session(
     """Session cookie, CSRF header and internal secret for the fuzzed calls, plus a real project."""
     admin = fuzz_gateway.login()
     workspace: Path = tmp_path_factory.mktemp("fuzz-ws")
-    project = admin.post("/api/projects", json={"name": "fuzz", "workspace_path": str(workspace)})
-    assert project.status_code in (201, 409)
+    project = admin.post(
+        "/api/projects", json={"name": f"fuzz-{workspace.name}", "workspace_path": str(workspace)}
+    )
+    assert project.status_code == 201
+    project_id = project.json()["project_id"]
+    task = admin.post(
+        f"/api/projects/{project_id}/dev-tasks",
+        json={"instructions": '{"steps": [{"write": {"path": "f.txt", "content": "f"}}]}'},
+    )
+    assert task.status_code == 201
     return {
+        "project_id": project_id,
+        "task_id": task.json()["task_id"],
         "cookies": {"hive_session": admin.cookies["hive_session"]},
         "headers": {
             "X-CSRFToken": admin.headers["X-CSRFToken"],
@@ -132,6 +142,42 @@ def test_api_conforms_to_its_schema(
             suppress_health_check=list(HealthCheck),
         )
         def run(case: Any) -> None:
+            case.call_and_validate(
+                base_url=fuzz_gateway.url,
+                headers=fuzz_session["headers"],
+                cookies=fuzz_session["cookies"],
+                checks=CHECKS,
+                timeout=30,
+            )
+
+        try:
+            run()
+        except Exception as exc:
+            raise AssertionError(f"{operation.method.upper()} {operation.path}: {exc}") from exc
+
+
+def test_dev_task_routes_conform_with_real_ids(
+    fuzz_gateway: GatewayServer, fuzz_session: dict[str, Any]
+) -> None:
+    # Random ids only ever meet 404s; here the path names a real project and task, so
+    # the fuzzed queries and bodies reach the sandbox and its answers are validated too.
+    raw = httpx.get(fuzz_gateway.url + "/schema/openapi.json", timeout=10).json()
+    schema = schemathesis.openapi.from_dict(raw).include(path_regex="^/api/projects/.+/dev-tasks")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10
+    real = {"project_id": fuzz_session["project_id"], "task_id": fuzz_session["task_id"]}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def run(case: Any) -> None:
+            for name, value in real.items():
+                if name in (case.path_parameters or {}):
+                    case.path_parameters[name] = value
+            if case.query and "follow" in case.query:
+                case.query["follow"] = False  # a followed stream never ends by itself
             case.call_and_validate(
                 base_url=fuzz_gateway.url,
                 headers=fuzz_session["headers"],

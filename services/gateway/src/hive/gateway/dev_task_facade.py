@@ -83,6 +83,12 @@ def _not_found(what: str) -> HiveHTTPError:
     return HiveHTTPError(404, ErrorCode.NOT_FOUND, f"{what} not found in this project")
 
 
+def refuse_nul(*values: str | None) -> None:
+    """422 when a text field holds NUL: PostgreSQL (text, jsonb) cannot store it."""
+    if any(v is not None and "\x00" in v for v in values):
+        raise HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, "text must not contain NUL")
+
+
 def task_path(task_id: str, sub: str = "") -> str:
     """The sandbox path of a task (the id percent-encoded as one segment)."""
     return f"/dev-tasks/{quote(task_id, safe='')}{sub}"
@@ -183,6 +189,7 @@ class DevTaskFacade:
 
     async def create(self, project: Project, body: ProjectDevTaskCreate) -> SandboxReply:
         """Create a Work Run in the project's workspace (seeded by archive if needed)."""
+        refuse_nul(body.instructions, body.backend, body.task_id, *body.target_paths)
         archive = None
         if self.seed_with_archive:
             try:
@@ -264,6 +271,7 @@ class DevTaskFacade:
         self, project_id: str, task_id: str, action: str, body: ReviewAction
     ) -> SandboxReply:
         """approve / reject / resume / requeue / cancel, with the operator as actor."""
+        refuse_nul(body.reason)
         await self.require_task(project_id, task_id)
         reply = await self.sandbox.request(
             "POST", task_path(task_id, "/" + action), content=_encoder.encode(body)

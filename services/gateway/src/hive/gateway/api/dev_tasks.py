@@ -7,11 +7,13 @@ command logs, artifact content) are forwarded chunk by chunk.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -36,11 +38,33 @@ TASK_PROBLEMS = problems(*SESSION_PROBLEMS, 404, 409, 502)
 REQUEUED = ResponseSpec(data_container=DevTaskStatus, description="Requeued as a new task")
 
 
+def _media_type(content_type: str) -> str:
+    # Litestar appends "; charset=utf-8" to every text/* type itself: drop the sandbox's.
+    if content_type.startswith("text/"):
+        return content_type.split(";", 1)[0].strip()
+    return content_type
+
+
 def _reply(reply: SandboxReply) -> Response[Any]:
     if reply.status >= 500:
         # The sandbox failed; to the dashboard that is an upstream failure of the gateway.
         raise HiveHTTPError(502, ErrorCode.UPSTREAM_ERROR, f"sandbox answered {reply.status}")
-    return Response(content=reply.body, status_code=reply.status, media_type=reply.content_type)
+    return Response(
+        content=reply.body, status_code=reply.status, media_type=_media_type(reply.content_type)
+    )
+
+
+@dataclass
+class _EventStreamOperation(Operation):
+    """The events route also answers `text/event-stream` (Accept header or `follow=true`)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            # Each SSE event's data is one StoredEvent (event: its type, id: stream_version).
+            ok.content["text/event-stream"] = OpenAPIMediaType(
+                schema=Reference(ref="#/components/schemas/StoredEvent")
+            )
 
 
 def _stream(opened: OpenStream) -> Response[Any]:
@@ -50,13 +74,13 @@ def _stream(opened: OpenStream) -> Response[Any]:
         return Response(
             content=opened.body,
             status_code=opened.status,
-            media_type=opened.content_type,
+            media_type=_media_type(opened.content_type),
             headers=opened.headers,
         )
     return Stream(
         opened.chunks,
         status_code=opened.status,
-        media_type=opened.content_type,
+        media_type=_media_type(opened.content_type),
         headers={**opened.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
@@ -100,7 +124,7 @@ async def get_dev_task(
     return _reply(await _services(request).dev_tasks.status(project_id, task_id))
 
 
-@get(TASK + "/events", responses=TASK_PROBLEMS)
+@get(TASK + "/events", responses=TASK_PROBLEMS, operation_class=_EventStreamOperation)
 async def dev_task_events(
     request: Request[Any, Any, Any],
     project_id: str,
