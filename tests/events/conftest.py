@@ -7,38 +7,13 @@ ids and categories. Tests that own global state (projection cursors, the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
+from private_databases import create_database, drop_database
 
-from hive.events import EventStore, create_pool, migrate
-from hive.events.database import with_database
-
-
-async def create_database(server_url: str, *, migrated: bool) -> str:
-    """Create a uniquely named database on the server; return its DSN."""
-    name = f"hive_ev_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = with_database(server_url, name)
-    if migrated:
-        await migrate.upgrade_async(url)
-    return url
-
-
-async def drop_database(server_url: str, url: str) -> None:
-    """Drop a database created by create_database."""
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+from hive.events import EventStore, create_pool
 
 
 @pytest.fixture(scope="module")

@@ -443,7 +443,7 @@ class EventStoreContract:
         assert await store.stream_version(stream) == 0
 
     async def test_round_trip_of_every_builder(self, store: EventStore, stream: str) -> None:
-        batch = [created("t"), seeded("t"), command_started("c1"), approved()]
+        batch = [created("t"), seeded("t"), command_started(f"cmd-{uuid.uuid4()}"), approved()]
         await store.append(stream, batch, NO_STREAM)
         assert [e.decode() for e in await store.read_stream(stream)] == batch
 

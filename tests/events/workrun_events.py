@@ -229,7 +229,7 @@ def _candidates(state: WorkRunState, task_id: str) -> list[WorkRunEvent]:
         attempt_finished(current, "cancelled"),
         marked_stale(current),
         artifact(f"log-{serial}.txt", current),
-        command_started(f"cmd-{serial}"),
+        command_started(f"cmd-{task_id}-{serial}"),
         *(command_finished(c) for c in state.running_commands[:1]),
         approved(),
         applied(),
