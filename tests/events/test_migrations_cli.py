@@ -12,15 +12,17 @@ import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
 from alembic.script import ScriptDirectory
+from workrun_events import artifact, attempt_started, created, seeded
 
 from hive.events import NO_STREAM, EventStore, create_pool, migrate
 from hive.events.workrun import stream_id
 
-HIVE = str(sys.executable.rsplit("/", 1)[0] + "/hive")
+HIVE = str(Path(sys.executable).with_name("hive"))  # the console script `uv run hive` runs
 EVENT_STORE_TABLES = {"streams", "events", "projection_cursors", "snapshots", "work_runs"}
 
 
@@ -70,7 +72,7 @@ async def test_upgrade_from_empty_to_head(empty_database: Callable[[], str]) -> 
     assert await tables(url) >= EVENT_STORE_TABLES
     pool = await create_pool(url, max_size=2)
     try:
-        result = await EventStore(pool).append("probe-1", [_probe_event()], NO_STREAM)
+        result = await EventStore(pool).append("probe-1", [artifact("probe.txt")], NO_STREAM)
         assert result.last_version == 1
     finally:
         await pool.close()
@@ -149,17 +151,9 @@ def test_unreachable_database_is_one_redacted_line_not_a_traceback() -> None:
 # -- hive projections --------------------------------------------------------------------------
 
 
-def _probe_event() -> object:
-    from workrun_events import artifact
-
-    return artifact("probe.txt")
-
-
 async def test_projections_status_and_rebuild(
     migrated_database: Callable[[], Awaitable[str]],
 ) -> None:
-    from workrun_events import attempt_started, created, seeded
-
     url = await migrated_database()
     pool = await create_pool(url, max_size=2)
     try:
