@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from store_contract import EventStoreContract, StoreFactory, events, new_category
 
-from hive.events import NO_STREAM, EventStore, VersionConflict
+from hive.events import ANY, NO_STREAM, DuplicateEventId, EventStore, VersionConflict
 from hive.events.store import category_of
 
 
@@ -89,3 +89,24 @@ class TestPostgresEventStore(EventStoreContract):
             )
         assert dict(row) == {"category": cat, "version": 3, "archived": False}
         assert await store.stream_ids(cat) == [f"{cat}-one-two"]
+
+    async def test_any_retry_inside_caller_transaction_is_refused_and_aborts_it(
+        self, store: EventStore
+    ) -> None:
+        # Documented limitation: ANY passes the version check, the insert hits the
+        # stored ids, and PostgreSQL aborts the caller's transaction before the store
+        # could tell a retry from a real duplicate.
+        stream = f"{new_category()}-s"
+        batch = events(2)
+        await store.append(stream, batch, ANY)
+        async with store.pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                with pytest.raises(DuplicateEventId):
+                    await store.append(stream, batch, ANY, conn=conn)
+                with pytest.raises(asyncpg.InFailedSQLTransactionError):
+                    await conn.fetchval("SELECT 1")
+            finally:
+                await tx.rollback()
+        assert await store.stream_version(stream) == 2
