@@ -318,6 +318,8 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     relay_routes = Router(
         path="/",
         guards=[relay_token],
+        # Agent transcripts grow long; the provider, not the gateway, sets the real limit.
+        request_max_body_size=64 * 1024 * 1024,
         security=[{"taskToken": []}],
         route_handlers=[relay_api.chat_completions, relay_api.responses, relay_api.models],
     )

@@ -34,6 +34,7 @@ from hive.gateway.runtime import Services
 from hive.gateway.sandbox_client import SandboxReply
 
 TASK = "/{task_id:str}"
+MAX_BIGINT = 2**63 - 1  # positions are PostgreSQL bigints; larger values cannot exist
 TASK_PROBLEMS = problems(*SESSION_PROBLEMS, 404, 409, 502)
 REQUEUED = ResponseSpec(data_container=DevTaskStatus, description="Requeued as a new task")
 
@@ -129,7 +130,7 @@ async def dev_task_events(
     request: Request[Any, Any, Any],
     project_id: str,
     task_id: str,
-    after: int = Parameter(default=0, ge=0),
+    after: int = Parameter(default=0, ge=0, le=MAX_BIGINT),
     limit: int = Parameter(default=1000, ge=1, le=10_000),
     follow: bool = False,
 ) -> Response[list[StoredEvent]]:
@@ -207,8 +208,8 @@ async def dev_task_command_log(
     task_id: str,
     command_id: str,
     stream: str = "stdout",
-    offset: int | None = None,
-    limit: int | None = None,
+    offset: int | None = Parameter(default=None, ge=0, le=MAX_BIGINT),
+    limit: int | None = Parameter(default=None, ge=1, le=MAX_BIGINT),
 ) -> Response[bytes]:
     """A command's full log, streamed; `X-Log-Size` and `X-Next-Offset` as the sandbox sets them."""
     facade = _services(request).dev_tasks
