@@ -50,8 +50,10 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     """HIVE_SANDBOX_MAX_OPEN_FILES: RLIMIT_NOFILE of governed commands."""
     command_settle_s: float = 0.05
     """HIVE_SANDBOX_COMMAND_SETTLE_S: POST /commands waits this long for a command to end."""
-    command_sync_commit: bool = False
-    """HIVE_SANDBOX_COMMAND_SYNC_COMMIT: wait for the WAL flush of command records."""
+    command_sync_commit: bool = True
+    """HIVE_SANDBOX_COMMAND_SYNC_COMMIT: wait for the WAL flush of command records (default
+    true: a governed command's record is audit data; `false` trades the last few hundred
+    ms of records on a database crash for a faster round trip)."""
     coding_backend: str = "codex_cli"
     lease_ttl_s: float = 30.0
     worker_enabled: bool = True
@@ -96,8 +98,8 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             max_cpu_s=int(cpu) if cpu else None,
             max_open_files=int(num("HIVE_SANDBOX_MAX_OPEN_FILES", 4096) or 4096),
             command_settle_s=float(num("HIVE_SANDBOX_COMMAND_SETTLE_S", 0.05) or 0.0),
-            command_sync_commit=e.get("HIVE_SANDBOX_COMMAND_SYNC_COMMIT", "false").lower()
-            in ("1", "true", "yes"),
+            command_sync_commit=e.get("HIVE_SANDBOX_COMMAND_SYNC_COMMIT", "true").lower()
+            not in ("0", "false", "no"),
             coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
             lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
             worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),

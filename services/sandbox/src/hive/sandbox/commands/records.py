@@ -316,8 +316,8 @@ def apply_finish(row: CommandRow, end: Finish) -> None:
     row.stderr_omitted = end.stderr_omitted
 
 
-async def create_commands_pool(dsn: str, *, sync_commit: bool = False) -> asyncpg.Pool:
-    """A small pool for command records (the store's codecs; asynchronous commit by default)."""
+async def create_commands_pool(dsn: str, *, sync_commit: bool = True) -> asyncpg.Pool:
+    """A small pool for command records (the store's codecs; asynchronous commit on request)."""
     settings = {"plan_cache_mode": "force_generic_plan"}
     if not sync_commit:
         settings["synchronous_commit"] = "off"
