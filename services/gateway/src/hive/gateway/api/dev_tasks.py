@@ -8,13 +8,13 @@ command logs, artifact content) are forwarded chunk by chunk.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from hive.contracts.api import (
@@ -108,7 +108,7 @@ async def create_dev_task(
 async def list_dev_tasks(
     request: Request[Any, Any, Any],
     project_id: str,
-    task_state: str | None = Parameter(query="state", default=None),
+    task_state: Annotated[str | None, QueryParameter(name="state")] = None,
     limit: int = Parameter(default=200, ge=1, le=1000),
 ) -> Response[list[DevTaskStatus]]:
     """This project's Work Runs."""
@@ -183,7 +183,7 @@ async def dev_task_commands(
     request: Request[Any, Any, Any],
     project_id: str,
     task_id: str,
-    command_state: str | None = Parameter(query="state", default=None),
+    command_state: Annotated[str | None, QueryParameter(name="state")] = None,
 ) -> Response[list[CommandStatus]]:
     """Governed commands (process sessions) the task ran."""
     return _reply(
