@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from hive.events import EventStore, create_pool, migrate
 from hive.events.database import resolve_database_url, with_database
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
+
 from hive.contracts.events import AttemptOutcome, CommandState
 from hive.contracts.manifest import WorkspaceManifest
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import msgspec
+
 from hive.contracts.manifest import WorkspaceManifest
 
 AttemptOutcome = Literal["succeeded", "failed", "no_changes", "cancelled", "timed_out", "lost"]

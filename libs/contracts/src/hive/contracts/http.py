@@ -13,9 +13,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from hive.contracts.errors import PROBLEM_CONTENT_TYPE, ErrorCode, Problem
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+
+from hive.contracts.errors import PROBLEM_CONTENT_TYPE, ErrorCode, Problem
 
 log = logging.getLogger("hive.http")
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 
+from litestar import Litestar, get
+
 from hive.contracts.api import AgentHealth
 from hive.contracts.http import EXCEPTION_HANDLERS
-from litestar import Litestar, get
 
 
 @get("/healthz", sync_to_thread=False)
