@@ -135,68 +135,73 @@ class ProjectionRunner:
         batch_size: int = 20_000,
         progress: Progress | None = None,
     ) -> RebuildReport:
-        """Replay every event into an emptied read model, in one transaction.
+        """Replay every event into an emptied read model.
 
-        The transaction is REPEATABLE READ and reads only below the xid8 horizon
-        taken at its start: that set of events is fixed and complete, so it can be
-        scanned in primary-key order (stream, version) with a server-side cursor
-        instead of paging the global order, and the projection's cursor is set to
-        the largest (tx_id, global_position) of the set. Events of later
-        transactions all lie above that cursor and are left to `catch_up`.
+        Two transactions. The first is REPEATABLE READ and READ ONLY, so it never
+        gets a transaction id and never holds back the xid8 horizon of other
+        readers (on the whole server) however long it runs: it reads only below the
+        horizon taken at its start, a set of events that is fixed and complete, so
+        it scans in primary-key order (stream, version) with a server-side cursor
+        instead of paging the global order, and folds in memory. The second, short
+        transaction replaces the read model and sets the cursor to the largest
+        (tx_id, global_position) of that set, in one commit. A `catch_up` that ran
+        in between is simply overwritten: its events lie above the new cursor and
+        are applied again by the next `catch_up`.
         """
         started = time.perf_counter()
         events_seen = 0
         categories = list(projection.categories) if projection.categories else None
-        async with (
-            self.store.pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read"),
-        ):
-            horizon = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-            await self._lock_cursor(conn, projection.name)
-            await projection.reset(conn)
-            fold = projection.begin_rebuild()
-            scan = conn.cursor(
-                "SELECT stream_id, stream_version, event_type, schema_version, payload, "
-                "recorded_at FROM events WHERE tx_id < $1::text::xid8 "
-                "AND ($2::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($2)) "
-                "ORDER BY stream_id, stream_version",
-                horizon,
-                categories,
-                prefetch=batch_size,
-            )
-            batch: list[asyncpg.Record] = []
-            async for row in scan:
-                batch.append(row)
-                if len(batch) == batch_size:
+        fold = projection.begin_rebuild()
+        async with self.store.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                horizon = await conn.fetchval(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+                )
+                scan = conn.cursor(
+                    "SELECT stream_id, stream_version, event_type, schema_version, payload, "
+                    "recorded_at FROM events WHERE tx_id < $1::text::xid8 "
+                    "AND ($2::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($2)) "
+                    "ORDER BY stream_id, stream_version",
+                    horizon,
+                    categories,
+                    prefetch=batch_size,
+                )
+                batch: list[asyncpg.Record] = []
+                async for row in scan:
+                    batch.append(row)
+                    if len(batch) == batch_size:
+                        fold.fold(batch)
+                        events_seen += len(batch)
+                        if progress is not None:
+                            progress(len(batch))
+                        batch = []
+                if batch:
                     fold.fold(batch)
                     events_seen += len(batch)
                     if progress is not None:
                         progress(len(batch))
-                    batch = []
-            if batch:
-                fold.fold(batch)
-                events_seen += len(batch)
-                if progress is not None:
-                    progress(len(batch))
-            rows = await fold.write(conn)
-            last = await conn.fetchrow(
-                "SELECT tx_id::text AS tx_id, global_position FROM events "
-                "WHERE tx_id < $1::text::xid8 "
-                "AND ($2::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($2)) "
-                "ORDER BY tx_id DESC, global_position DESC LIMIT 1",
-                horizon,
-                categories,
-            )
+                last = await conn.fetchrow(
+                    "SELECT tx_id::text AS tx_id, global_position FROM events "
+                    "WHERE tx_id < $1::text::xid8 "
+                    "AND ($2::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY($2)) "
+                    "ORDER BY tx_id DESC, global_position DESC LIMIT 1",
+                    horizon,
+                    categories,
+                )
             cursor = START if last is None else Cursor(int(last["tx_id"]), last["global_position"])
-            await conn.execute(
-                "UPDATE projection_cursors SET tx_id = $2::text::xid8, global_position = $3, "
-                "events_processed = $4, code_version = $5, updated_at = now() WHERE name = $1",
-                projection.name,
-                str(cursor.tx_id),
-                cursor.global_position,
-                events_seen,
-                projection.version,
-            )
+            async with conn.transaction():
+                await self._lock_cursor(conn, projection.name)
+                await projection.reset(conn)
+                rows = await fold.write(conn)
+                await conn.execute(
+                    "UPDATE projection_cursors SET tx_id = $2::text::xid8, global_position = $3, "
+                    "events_processed = $4, code_version = $5, updated_at = now() WHERE name = $1",
+                    projection.name,
+                    str(cursor.tx_id),
+                    cursor.global_position,
+                    events_seen,
+                    projection.version,
+                )
         return RebuildReport(projection.name, events_seen, rows, time.perf_counter() - started)
 
     async def status(self) -> list[ProjectionStatus]:
