@@ -24,6 +24,7 @@ from hive.contracts.events import (
     TaskRejected,
     TaskRequeued,
     WorkRunEvent,
+    WorkspaceApplyRecorded,
     WorkspaceSeeded,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "TaskRejected",
     "TaskRequeued",
     "WorkRunEvent",
+    "WorkspaceApplyRecorded",
     "WorkspaceSeeded",
 ]

@@ -294,6 +294,30 @@ class TaskTokenIssued(msgspec.Struct, kw_only=True):
     jti: str | None = None
 
 
+class WorkspaceApplyRequest(msgspec.Struct, kw_only=True):
+    """POST /internal/workspace-apply: an approved patch the sandbox cannot apply itself.
+
+    Sent by the sandbox only after approval; `patch_b64` is the unified diff
+    (base64) against the seed and `patch_sha256` the hex digest of those bytes.
+    """
+
+    task_id: str
+    project_id: str
+    requested_path: str
+    patch_sha256: str
+    patch_b64: str
+    baseline_commit: str | None = None
+
+
+class WorkspaceApplyResult(msgspec.Struct, kw_only=True):
+    """The gateway applied the patch (`already`: it was applied before, nothing changed)."""
+
+    applied: bool
+    already: bool
+    task_id: str
+    patch_sha256: str
+
+
 class AgentRunRequest(msgspec.Struct, kw_only=True):
     """POST /run of an agent runtime."""
 

@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     TOKEN_REVOKED = "token_revoked"
     CSRF_FAILED = "csrf_failed"
     UNAVAILABLE = "unavailable"
+    PATH_OUTSIDE_WORKSPACE = "path_outside_workspace"
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

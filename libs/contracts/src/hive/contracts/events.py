@@ -219,6 +219,25 @@ class ModelCallRecorded(Event, kw_only=True, frozen=True):
     recorded_at: datetime
 
 
+class WorkspaceApplyRecorded(Event, kw_only=True, frozen=True):
+    """The gateway's receipt of one apply-back request (never on a workrun stream).
+
+    Recorded on `workspaceapply-<task_id>`: what was asked, where it landed and
+    how it ended; never the patch itself (its digest and size only).
+    """
+
+    task_id: str
+    project_id: str
+    requested_path: str
+    target: str | None = None
+    baseline_commit: str | None = None
+    patch_sha256: str
+    size_bytes: int
+    outcome: Literal["applied", "already_applied", "conflict", "refused"]
+    reason: str | None = None
+    recorded_at: datetime
+
+
 WorkRunEvent = (
     DevTaskCreated
     | WorkspaceSeeded
@@ -237,6 +256,7 @@ WorkRunEvent = (
     | TaskRequeued
     | TaskCancelled
     | ModelCallRecorded
+    | WorkspaceApplyRecorded
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -259,6 +279,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TaskRequeued,
         TaskCancelled,
         ModelCallRecorded,
+        WorkspaceApplyRecorded,
     )
 }
 
