@@ -78,6 +78,21 @@ def internal_secret(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
         raise HiveHTTPError(401, ErrorCode.UNAUTHORIZED, "internal secret required")
 
 
+def workspace_apply_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: `Authorization: Bearer` equal to HIVE_WORKSPACE_APPLY_RELAY_TOKEN."""
+    expected = runtime_of(connection).settings.workspace_apply_token
+    if expected is None:  # the route is not mounted then; refuse should it ever be reached
+        raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "workspace apply relay is not configured")
+    auth = connection.headers.get("authorization", "")
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HiveHTTPError(
+            401, ErrorCode.UNAUTHORIZED, "Authorization: Bearer <workspace apply relay token>"
+        )
+
+
 def metrics_access(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:

@@ -39,7 +39,13 @@ from hive.gateway.api import internal as internal_api
 from hive.gateway.api import metrics as metrics_api
 from hive.gateway.api import projects as projects_api
 from hive.gateway.api import relay as relay_api
-from hive.gateway.auth import internal_secret, operator_session, relay_token
+from hive.gateway.api import workspace_apply as workspace_apply_api
+from hive.gateway.auth import (
+    internal_secret,
+    operator_session,
+    relay_token,
+    workspace_apply_token,
+)
 from hive.gateway.call_records import CallRecorder
 from hive.gateway.credentials import CredentialUnreadable, CredentialVault
 from hive.gateway.dev_task_facade import DevTaskFacade
@@ -57,6 +63,7 @@ from hive.gateway.startup import StartupError, bootstrap_admin, connect, prepare
 from hive.gateway.task_tokens import TaskTokenService
 from hive.gateway.throttle import LoginThrottle
 from hive.gateway.users import UserRepository
+from hive.gateway.workspace_apply import WorkspaceApplier
 from hive.gateway.workspace_seed import sandbox_shares_filesystem
 
 log = logging.getLogger("hive.gateway")
@@ -91,13 +98,14 @@ async def _wire(rt: GatewayRuntime) -> Services:
                 return None
 
         recorder = CallRecorder(store)
+        projects = ProjectRepository(pool)
         assert rt.sandbox is not None
         services = Services(
             pool=pool,
             store=store,
             users=UserRepository(pool),
             sessions=SessionRepository(pool, rt.session_keys, settings.session_ttl_s),
-            projects=ProjectRepository(pool),
+            projects=projects,
             tokens=TaskTokenService(
                 settings.internal_secret,
                 pool,
@@ -121,6 +129,7 @@ async def _wire(rt: GatewayRuntime) -> Services:
                 archive_max_bytes=settings.seed_archive_max_bytes,
                 draining=rt.draining,
             ),
+            workspace_apply=WorkspaceApplier(projects, store, rt.metrics),
         )
         if await bootstrap_admin(settings, services.users):
             log.info("bootstrap operator 'admin' created")
@@ -263,6 +272,11 @@ def _openapi() -> OpenAPIConfig:
                 "taskToken": SecurityScheme(
                     type="http", scheme="bearer", description="A task token (hvt.…)"
                 ),
+                "workspaceApplyToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="HIVE_WORKSPACE_APPLY_RELAY_TOKEN (the sandbox's apply-back relay)",
+                ),
             }
         ),
     )
@@ -323,6 +337,18 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         security=[{"taskToken": []}],
         route_handlers=[relay_api.chat_completions, relay_api.responses, relay_api.models],
     )
+    apply_routes = []
+    if settings.workspace_apply_token is not None:
+        # Mounted only when configured: without a token there is nothing to accept.
+        apply_routes.append(
+            Router(
+                path="/",
+                guards=[workspace_apply_token],
+                request_max_body_size=settings.workspace_apply_max_bytes,
+                security=[{"workspaceApplyToken": []}],
+                route_handlers=[workspace_apply_api.workspace_apply],
+            )
+        )
     return Litestar(
         route_handlers=[
             health_api.healthz,
@@ -331,6 +357,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
             operator_routes,
             internal_routes,
             relay_routes,
+            *apply_routes,
         ],
         lifespan=[lifespan],
         exception_handlers={

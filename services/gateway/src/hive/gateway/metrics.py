@@ -62,6 +62,12 @@ class GatewayMetrics:
             registry=r,
         )
         self.logins = Counter("hive_gateway_logins", "Login attempts", ["outcome"], registry=r)
+        self.workspace_applies = Counter(
+            "hive_workspace_apply",
+            "Apply-back relay requests received, by outcome",
+            ["result"],
+            registry=r,
+        )
 
     def relay_call(
         self,
@@ -80,6 +86,10 @@ class GatewayMetrics:
             self.relay_tokens.labels(provider, model, "input").inc(input_tokens)
         if output_tokens:
             self.relay_tokens.labels(provider, model, "output").inc(output_tokens)
+
+    def workspace_apply(self, result: str) -> None:
+        """Count one apply-back relay request (applied, already_applied, conflict, refused)."""
+        self.workspace_applies.labels(result).inc()
 
     def exposition(self) -> bytes:
         """The Prometheus text format."""

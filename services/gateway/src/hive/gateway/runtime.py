@@ -30,6 +30,7 @@ from hive.gateway.settings import GatewaySettings
 from hive.gateway.task_tokens import TaskTokenService
 from hive.gateway.throttle import LoginThrottle
 from hive.gateway.users import UserRepository
+from hive.gateway.workspace_apply import WorkspaceApplier
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class Services:
     recorder: CallRecorder
     relay: ModelRelay
     dev_tasks: DevTaskFacade
+    workspace_apply: WorkspaceApplier
 
 
 @dataclass(slots=True)

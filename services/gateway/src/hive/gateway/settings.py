@@ -139,6 +139,11 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
     URL is on loopback (same machine)."""
     seed_archive_max_bytes: int = 64 * 1024 * 1024
     """HIVE_SEED_ARCHIVE_MAX_BYTES: refuse to seed a workspace larger than this."""
+    workspace_apply_token: str | None = None
+    """HIVE_WORKSPACE_APPLY_RELAY_TOKEN: bearer the sandbox's apply-back relay presents
+    (its HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN); unset = no /internal/workspace-apply."""
+    workspace_apply_max_bytes: int = 64 * 1024 * 1024
+    """HIVE_WORKSPACE_APPLY_MAX_BYTES: largest apply-back request body (413 above)."""
     providers: tuple[ModelProvider, ...] = ()
     """HIVE_MODEL_PROVIDERS: the relay's upstreams."""
     relay_rate_per_minute: float = 240.0
@@ -198,6 +203,16 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
         if urlsplit(database_url).scheme.split("+")[0] not in ("postgresql", "postgres"):
             raise SettingsError("DATABASE_URL", "must be a postgresql:// URL")
 
+        # Optional, but once set it guards writes into the operators' working trees,
+        # so it is held to the same standard as the required secrets.
+        apply_token = e.get("HIVE_WORKSPACE_APPLY_RELAY_TOKEN") or None
+        if apply_token is not None:
+            problem = placeholder_problem(apply_token, MIN_SECRET_LENGTH)
+            if problem is not None:
+                if strict:
+                    raise SettingsError("HIVE_WORKSPACE_APPLY_RELAY_TOKEN", problem)
+                warnings.append(f"HIVE_WORKSPACE_APPLY_RELAY_TOKEN {problem} (tolerated)")
+
         admin_password = e.get("HIVE_BOOTSTRAP_ADMIN_PASSWORD") or None
         if admin_password is not None:
             problem = placeholder_problem(admin_password, MIN_ADMIN_PASSWORD_LENGTH)
@@ -250,6 +265,10 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
             seed_archive_max_bytes=int(
                 _number(e, "HIVE_SEED_ARCHIVE_MAX_BYTES", 64 * 1024 * 1024, 1024)
             ),
+            workspace_apply_token=apply_token,
+            workspace_apply_max_bytes=int(
+                _number(e, "HIVE_WORKSPACE_APPLY_MAX_BYTES", 64 * 1024 * 1024, 1024)
+            ),
             providers=providers,
             relay_rate_per_minute=_number(e, "HIVE_RELAY_RATE_LIMIT_PER_MINUTE", 240.0, 1),
             relay_timeout_s=_number(e, "HIVE_RELAY_TIMEOUT_S", 600.0, 1),
@@ -273,6 +292,7 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
             self.internal_secret,
             self.credential_key,
             self.bootstrap_admin_password or "",
+            self.workspace_apply_token or "",
         ]
         password = urlsplit(self.database_url).password
         if password:
