@@ -8,8 +8,14 @@ is POSTed to `HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL` with the bearer
 after `TaskApproved` is committed, so nothing leaves the sandbox before
 approval.
 
-Relay request: `POST <url>`, JSON `{task_id, project_id, requested_path,
-baseline_commit, patch_sha256, patch_b64}`; any 2xx means applied.
+Relay request: `POST <url>`, `Authorization: Bearer <token>`, JSON `{task_id,
+project_id, requested_path, baseline_commit, patch_sha256, patch_b64}` (the
+unified diff base64-encoded; its sha256 in hex). Any 2xx means applied (the
+gateway answers `{applied: true, already, task_id, patch_sha256}`, `already`
+when a replay found the patch in place). Anything else is `apply_failed`: a
+409 is a conflict, its problem+json `detail` (git's reason) becomes the
+task's reason; other answers give their status, `code` and `detail`. The
+receiver in this product is the gateway's `POST /internal/workspace-apply`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import httpx
 
 from hive.contracts.events import ApplyMode
 from hive.sandbox.workruns import git_repo
+
+# The relay's reason ends up in the task's status; keep it readable, not unbounded.
+MAX_RELAY_DETAIL = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,4 +144,24 @@ class ApplyBack:
             return ApplyOutcome("relay", target, f"apply relay unreachable: {type(exc).__name__}")
         if resp.is_success:
             return ApplyOutcome("relay", target)
-        return ApplyOutcome("relay", target, f"apply relay answered HTTP {resp.status_code}")
+        return ApplyOutcome("relay", target, relay_refusal(resp))
+
+
+def relay_refusal(resp: httpx.Response) -> str:
+    """The apply_failed reason of a relay's non-2xx answer (its problem+json, if any)."""
+    code = detail = None
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        code = doc.get("code") if isinstance(doc.get("code"), str) else None
+        detail = doc.get("detail") if isinstance(doc.get("detail"), str) else None
+    if detail is not None:
+        detail = detail[:MAX_RELAY_DETAIL]
+    if resp.status_code == 409:
+        return f"patch does not apply at the relay: {detail or 'conflict'}"
+    reason = f"apply relay answered HTTP {resp.status_code}"
+    if code:
+        reason += f" {code}"
+    return f"{reason}: {detail}" if detail else reason
