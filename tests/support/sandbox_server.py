@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +79,7 @@ class SandboxServer:
     canaries: bool = True
     secret: str = SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
+    launcher: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -95,8 +96,13 @@ class SandboxServer:
         canaries: bool = True,
         port: int | None = None,
         ready_timeout_s: float = 60.0,
+        launcher: Sequence[str] = (),
     ) -> SandboxServer:
-        """Start `hive.sandbox.main:app` under granian and wait until /healthz says ok."""
+        """Start `hive.sandbox.main:app` under granian and wait until /healthz says ok.
+
+        `launcher` is an argv prefix that must end by exec-ing the rest (e.g.
+        `unshare --mount ...` giving the sandbox its own view of the filesystem).
+        """
         from hive.cli.serve import granian_argv
 
         root.mkdir(parents=True, exist_ok=True)
@@ -118,7 +124,7 @@ class SandboxServer:
         log_path = root.parent / f"sandbox-{port}.log"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                granian_argv("sandbox", "127.0.0.1", port),
+                [*launcher, *granian_argv("sandbox", "127.0.0.1", port)],
                 env=full_env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -126,7 +132,7 @@ class SandboxServer:
                 start_new_session=True,
             )
         server = cls(database_url, root, full_env, port, proc, log_path, canaries, SECRET,
-                     dict(env or {}))  # fmt: skip
+                     dict(env or {}), tuple(launcher))  # fmt: skip
         server.wait_ready(ready_timeout_s)
         return server
 
@@ -192,7 +198,11 @@ class SandboxServer:
     def restart(self) -> SandboxServer:
         """A new server on the same root, database, port-less env (after kill() or stop())."""
         return SandboxServer.start(
-            self.database_url, root=self.root, env=self.extra_env, canaries=self.canaries
+            self.database_url,
+            root=self.root,
+            env=self.extra_env,
+            canaries=self.canaries,
+            launcher=self.launcher,
         )
 
 
