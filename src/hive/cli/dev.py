@@ -91,20 +91,19 @@ def _base_env() -> dict[str, str]:
         "PYTHONPATH",
         "HIVE_LOG_LEVEL",
         "HIVE_MODEL_PROVIDERS",
-        "HIVE_SANDBOX_CODEX_BIN",
-        "HIVE_SANDBOX_CODING_BACKEND",
-        "HIVE_SANDBOX_CODEX_AUTH_MODE",
-        "HIVE_SANDBOX_CODEX_MODEL",
-        "HIVE_SANDBOX_CODEX_SANDBOX_MODE",
-        "HIVE_SANDBOX_CODEX_ENV_ALLOWLIST",
-        "HIVE_SANDBOX_CODEX_PROVIDER_ID",
-        "HIVE_SANDBOX_CODEX_PROVIDER_BASE_URL",
-        "HIVE_SANDBOX_CODEX_PROVIDER_ENV_KEY",
-        "HIVE_SANDBOX_CODEX_TIMEOUT_S",
-        "HIVE_SANDBOX_COMMAND_ALLOWLIST",
-        "HIVE_SANDBOX_REGISTRY_ALLOWLIST",
     )
     return {k: os.environ[k] for k in keep if k in os.environ}
+
+
+def sandbox_env(common: dict[str, str]) -> dict[str, str]:
+    """The sandbox's own settings an operator set here (its relay token reaches no other child).
+
+    The names come from the sandbox's settings loader, so a new HIVE_SANDBOX_* setting
+    is forwarded without touching this file; what `hive dev` sets itself wins.
+    """
+    from hive.sandbox.settings import environment_names
+
+    return {k: os.environ[k] for k in environment_names() if k in os.environ and k not in common}
 
 
 def _start(
@@ -188,7 +187,7 @@ def _dev(args: argparse.Namespace) -> int:
         children: list[Child] = []
         try:
             if _installed("hive.sandbox.main"):
-                env = common | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
+                env = common | sandbox_env(common) | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
                 if os.environ.get("HIVE_SANDBOX_CODEX_AUTH_MODE") == "env":
                     # The operator's documented allowlist: only these keys reach the sandbox.
                     for name in os.environ.get("HIVE_SANDBOX_CODEX_ENV_ALLOWLIST", "").split(","):

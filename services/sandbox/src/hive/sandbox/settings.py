@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import msgspec
 
 from hive.sandbox.codex.settings import CodexSettings
+from hive.sandbox.workruns.settings import WorkRunSettings
 
 DEFAULT_COMMAND_ALLOWLIST = (
     "git,python,python3,pip,pip3,uv,pytest,node,npm,npx,make,ls,cat,grep,rg,diff,patch,"
@@ -55,14 +57,29 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     true: a governed command's record is audit data; `false` trades the last few hundred
     ms of records on a database crash for a faster round trip)."""
     coding_backend: str = "codex_cli"
+    """HIVE_SANDBOX_CODING_BACKEND: default Work Run backend (a task may name its own)."""
     lease_ttl_s: float = 30.0
+    """HIVE_SANDBOX_LEASE_TTL_S: attempt lease; a replica silent this long goes stale."""
     worker_enabled: bool = True
+    """HIVE_SANDBOX_WORKER: run the Work Run worker in this replica."""
+    token_revocation_cache_s: float = 2.0
+    """HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S: how long a task token's revocation check is
+    reused (0 to 10 s): a revoked token is refused at most this long after the row lands."""
     codex: CodexSettings = msgspec.field(default_factory=CodexSettings)
+    workruns: WorkRunSettings = msgspec.field(default_factory=WorkRunSettings)
+
+    def __repr__(self) -> str:
+        # The internal secret and the database password must never reach a log line.
+        return (
+            f"SandboxSettings(root={str(self.root)!r}, coding_backend={self.coding_backend!r}, "
+            f"lease_ttl_s={self.lease_ttl_s}, worker_enabled={self.worker_enabled}, "
+            f"workruns={self.workruns!r})"
+        )
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> SandboxSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxSettings:
         """Read HIVE_SANDBOX_* and friends; raise ValueError naming a bad setting."""
-        e = dict(os.environ if env is None else env)
+        e = os.environ if env is None else env
         secret = e.get("HIVE_INTERNAL_SECRET", "")
         if not secret:
             raise ValueError("HIVE_INTERNAL_SECRET is required")
@@ -78,6 +95,9 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
 
         mem = num("HIVE_SANDBOX_MAX_MEMORY_BYTES", None)
         cpu = num("HIVE_SANDBOX_MAX_CPU_S", None)
+        revocation_cache = num("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S", 2.0)
+        if revocation_cache is None or not 0 <= revocation_cache <= 10:
+            raise ValueError("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S must be between 0 and 10")
         return cls(
             database_url=e.get("DATABASE_URL") or None,
             internal_secret=secret,
@@ -103,5 +123,36 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
             lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
             worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),
+            token_revocation_cache_s=revocation_cache,
             codex=CodexSettings.from_env(e),
+            workruns=WorkRunSettings.from_env(e),
         )
+
+
+class _ReadLog(Mapping[str, str]):
+    """A mapping that remembers every key looked up in it."""
+
+    def __init__(self, data: Mapping[str, str]) -> None:
+        self._data = data
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def environment_names() -> tuple[str, ...]:
+    """Every variable SandboxSettings.from_env reads (what `hive dev` forwards to the sandbox).
+
+    Found by loading once against a mapping that logs its lookups, so the list is
+    the loader itself and cannot drift from it (every read is unconditional).
+    """
+    log = _ReadLog({"HIVE_INTERNAL_SECRET": "-"})
+    SandboxSettings.from_env(log)
+    return tuple(sorted(log.read))

@@ -7,14 +7,13 @@ stays a list of services rather than their wiring.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from hive.events import EventStore
+from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.apply_back import ApplyBack
 from hive.sandbox.workruns.archive import ArchiveLimits
 from hive.sandbox.workruns.service import BackendCatalog, WorkRuns
-from hive.sandbox.workruns.settings import WorkRunSettings
 from hive.sandbox.workruns.worker import CommandRunner, Worker
 
 
@@ -32,10 +31,10 @@ class WorkRunRuntime:
 
 
 async def start_work_runs(
-    settings: Any, store: EventStore, *, commands: CommandRunner | None = None
+    settings: SandboxSettings, store: EventStore, *, commands: CommandRunner | None = None
 ) -> WorkRunRuntime:
-    """Build WorkRuns from `settings` (a SandboxSettings) and start its worker."""
-    wr: WorkRunSettings = getattr(settings, "workruns", None) or WorkRunSettings.from_env()
+    """Build WorkRuns from the sandbox settings and start its worker."""
+    wr = settings.workruns
     storage = SandboxStorage(settings.root)
     storage.ensure()
     service = WorkRuns(

@@ -1,7 +1,8 @@
-"""Work Run settings (nested into SandboxSettings as `workruns`)."""
+"""Work Run settings: the `workruns` part of SandboxSettings (read with it, once, at startup)."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -24,13 +25,21 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
     """HIVE_SANDBOX_ARCHIVE_MAX_BYTES: decompressed size limit of a workspace archive."""
     archive_max_files: int = 50_000
     """HIVE_SANDBOX_ARCHIVE_MAX_FILES: member count limit of a workspace archive."""
+    git_timeout_s: float = 300.0
+    """HIVE_SANDBOX_GIT_TIMEOUT_S: limit of one git call (seed, patch, apply-back); past it
+    git and its children are killed and the seed, attempt or apply fails saying so."""
+    test_pause_after_approve_s: float = 0.0
+    """HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S: TEST SEAM, never set in production. Approve
+    sleeps this long between committing TaskApproved and applying the patch, so a test can
+    kill -9 the sandbox inside that window and prove the apply is recovered."""
 
     def __repr__(self) -> str:
         # The relay token must never reach a log line through a settings dump.
         return (
             f"WorkRunSettings(apply_relay_url={self.apply_relay_url!r}, "
             f"apply_relay_token={'***' if self.apply_relay_token else None}, "
-            f"max_concurrent_attempts={self.max_concurrent_attempts})"
+            f"max_concurrent_attempts={self.max_concurrent_attempts}, "
+            f"git_timeout_s={self.git_timeout_s})"
         )
 
     @classmethod
@@ -38,7 +47,7 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
         """Read the HIVE_SANDBOX_* variables above; ValueError names a bad one."""
         e = os.environ if env is None else env
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float, *, zero_ok: bool = False) -> float:
             raw = e.get(name)
             if not raw:
                 return default
@@ -46,8 +55,8 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
                 value = float(raw)
             except ValueError as exc:
                 raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-            if value <= 0:
-                raise ValueError(f"{name} must be positive")
+            if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+                raise ValueError(f"{name} must be a positive number, got {raw!r}")
             return value
 
         return cls(
@@ -57,4 +66,8 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
             poll_interval_s=number("HIVE_SANDBOX_WORKER_POLL_S", 1.0),
             archive_max_bytes=int(number("HIVE_SANDBOX_ARCHIVE_MAX_BYTES", 512 * 1024 * 1024)),
             archive_max_files=int(number("HIVE_SANDBOX_ARCHIVE_MAX_FILES", 50_000)),
+            git_timeout_s=number("HIVE_SANDBOX_GIT_TIMEOUT_S", 300.0),
+            test_pause_after_approve_s=number(
+                "HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S", 0.0, zero_ok=True
+            ),
         )
