@@ -62,11 +62,17 @@ class ApplyBack:
     """Direct apply with a pre-check, else the configured relay."""
 
     def __init__(
-        self, *, relay_url: str | None, relay_token: str | None, timeout_s: float = 30.0
+        self,
+        *,
+        relay_url: str | None,
+        relay_token: str | None,
+        timeout_s: float = 30.0,
+        git_timeout_s: float = git_repo.DEFAULT_TIMEOUT_S,
     ) -> None:
         self.relay_url = relay_url
         self._relay_token = relay_token
         self.timeout_s = timeout_s
+        self.git_timeout_s = git_timeout_s
 
     @property
     def relay_configured(self) -> bool:
@@ -100,11 +106,11 @@ class ApplyBack:
         if mode == "direct":
             assert requested_path is not None
             target = Path(requested_path)
-            reason = await git_repo.apply_check(target, diff)
-            if reason is not None:
-                return ApplyOutcome("direct", requested_path, f"patch does not apply: {reason}")
             try:
-                await git_repo.apply(target, diff)
+                reason = await git_repo.apply_check(target, diff, timeout_s=self.git_timeout_s)
+                if reason is not None:
+                    return ApplyOutcome("direct", requested_path, f"patch does not apply: {reason}")
+                await git_repo.apply(target, diff, timeout_s=self.git_timeout_s)
             except git_repo.GitError as exc:
                 return ApplyOutcome("direct", requested_path, f"git apply failed: {exc.stderr}")
             return ApplyOutcome("direct", requested_path)

@@ -41,10 +41,15 @@ async def start_work_runs(
         store=store,
         storage=storage,
         backends=BackendCatalog(settings),
-        apply_back=ApplyBack(relay_url=wr.apply_relay_url, relay_token=wr.apply_relay_token),
+        apply_back=ApplyBack(
+            relay_url=wr.apply_relay_url,
+            relay_token=wr.apply_relay_token,
+            git_timeout_s=wr.git_timeout_s,
+        ),
         default_backend=settings.coding_backend,
         lease_ttl_s=settings.lease_ttl_s,
         limits=ArchiveLimits(max_total_bytes=wr.archive_max_bytes, max_files=wr.archive_max_files),
+        git_timeout_s=wr.git_timeout_s,
     )
     worker = None
     if settings.worker_enabled:

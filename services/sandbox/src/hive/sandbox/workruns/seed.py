@@ -44,8 +44,9 @@ async def seed_repo(
     requested_path: Path | None,
     archive_bytes: bytes | None,
     limits: archive.ArchiveLimits,
+    git_timeout_s: float = git_repo.DEFAULT_TIMEOUT_S,
 ) -> Seeded:
-    """Populate the empty `repo` and commit the baseline."""
+    """Populate the empty `repo` and commit the baseline (GitError/GitTimeout when git fails)."""
     if archive_bytes is not None:
         source: SeedSource = "archive"
         extracted = await asyncio.to_thread(archive.extract, archive_bytes, repo, limits)
@@ -53,8 +54,8 @@ async def seed_repo(
     elif requested_path is not None:
         source = "requested_path"
         files = (
-            await git_repo.source_files(requested_path)
-            if await git_repo.is_work_tree(requested_path)
+            await git_repo.source_files(requested_path, timeout_s=git_timeout_s)
+            if await git_repo.is_work_tree(requested_path, timeout_s=git_timeout_s)
             else None
         )
         count, size = await asyncio.to_thread(copy_tree, requested_path, repo, files, limits)
@@ -62,8 +63,8 @@ async def seed_repo(
         source = "empty"
         os.makedirs(repo, exist_ok=True)
         count = size = 0
-    baseline = await git_repo.commit_baseline(repo)
-    tarball = await git_repo.baseline_tarball(repo, baseline)
+    baseline = await git_repo.commit_baseline(repo, timeout_s=git_timeout_s)
+    tarball = await git_repo.baseline_tarball(repo, baseline, timeout_s=git_timeout_s)
     return Seeded(source, count, size, baseline, tarball)
 
 

@@ -70,7 +70,7 @@ from hive.events import (
 from hive.events.workrun import RESUMABLE, stream_id
 from hive.sandbox.backends import KNOWN_BACKENDS, BackendUnavailable, CodingBackend, create_backend
 from hive.sandbox.storage import InvalidId, SandboxStorage, TaskDirs, check_id
-from hive.sandbox.workruns import archive
+from hive.sandbox.workruns import archive, git_repo
 from hive.sandbox.workruns.apply_back import ApplyBack, public_url, visible_dir
 from hive.sandbox.workruns.blobs import BlobStore, StoredArtifact
 from hive.sandbox.workruns.errors import (
@@ -157,6 +157,7 @@ class WorkRuns:
         lease_ttl_s: float,
         limits: archive.ArchiveLimits | None = None,
         use_snapshots: bool = True,
+        git_timeout_s: float = git_repo.DEFAULT_TIMEOUT_S,
     ) -> None:
         self.store = store
         self.pool: asyncpg.Pool = store.pool
@@ -168,6 +169,7 @@ class WorkRuns:
         self.lease_ttl_s = lease_ttl_s
         self.limits = limits or archive.ArchiveLimits()
         self.use_snapshots = use_snapshots
+        self.git_timeout_s = git_timeout_s
         self.leases = LeaseStore(self.pool)
         self.blobs = BlobStore(self.pool)
         self.projection = WorkRunProjection()
@@ -262,6 +264,23 @@ class WorkRuns:
             raise DuplicateTask(f"task {task_id!r} already exists") from exc
         return self.storage.task_dirs(task_id)
 
+    async def _seed(
+        self, repo: Path, *, requested_path: Path | None, archive_bytes: bytes | None
+    ) -> Seeded:
+        try:
+            return await seed_repo(
+                repo,
+                requested_path=requested_path,
+                archive_bytes=archive_bytes,
+                limits=self.limits,
+                git_timeout_s=self.git_timeout_s,
+            )
+        except git_repo.GitError as exc:
+            # A workspace git cannot read in time (or at all) is refused, not a 500.
+            raise InvalidRequest(
+                f"could not seed the workspace: {exc.stderr.strip()[:300]}"
+            ) from exc
+
     async def create(self, req: CreateDevTask) -> DevTaskStatus:
         """POST /dev-tasks: seed the workspace, start the stream, queue attempt 1."""
         task_id = req.task_id or new_task_id()
@@ -295,11 +314,10 @@ class WorkRuns:
             raise DuplicateTask(f"task {task_id!r} already exists")
         dirs = self._claim_task_dir(task_id)
         try:
-            seeded = await seed_repo(
+            seeded = await self._seed(
                 dirs.repo,
                 requested_path=Path(requested) if raw is None and requested else None,
                 archive_bytes=raw,
-                limits=self.limits,
             )
             created = DevTaskCreated(
                 task_id=task_id,
@@ -378,9 +396,7 @@ class WorkRuns:
         new_id = new_task_id()
         dirs = self._claim_task_dir(new_id)
         try:
-            seeded = await seed_repo(
-                dirs.repo, requested_path=None, archive_bytes=tarball, limits=self.limits
-            )
+            seeded = await self._seed(dirs.repo, requested_path=None, archive_bytes=tarball)
             created = DevTaskCreated(
                 task_id=new_id,
                 project_id=state.project_id,

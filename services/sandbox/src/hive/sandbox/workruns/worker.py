@@ -251,7 +251,9 @@ class Worker:
                 outcome, reason = "failed", "the task has no baseline commit"
             else:
                 try:
-                    patch = await git_repo.diff_against(dirs.repo, state.baseline_commit)
+                    patch = await git_repo.diff_against(
+                        dirs.repo, state.baseline_commit, timeout_s=service.git_timeout_s
+                    )
                 except git_repo.GitError as exc:
                     outcome, reason = "failed", f"could not compute the patch: {exc.stderr[:300]}"
                 if patch is not None and not patch.diff:
