@@ -196,6 +196,11 @@ def test_codex_link_step_finds_the_binary_the_sandbox_itself_prefers(
     assert Path(done.stdout.strip()) == native
 
 
+def test_gateway_image_carries_git_for_apply_back(parsed: dict[str, Stage]) -> None:
+    installs = " ".join(i.args for i in parsed["gateway"].all("RUN"))
+    assert re.search(r"apt-get install [^&]*\bgit\b", installs)
+
+
 def test_agent_image_ships_its_defaults_read_only(parsed: dict[str, Stage]) -> None:
     agent = parsed["agent"]
     assert "services/agent/defaults /app/defaults/agent" in [i.args for i in agent.all("COPY")]

@@ -113,10 +113,41 @@ def test_writable_paths_are_exactly_the_spec_emptydirs(base: list[Obj], role: st
     assert all("emptyDir" in v for v in m.values())
 
 
-def test_full_runtime_adds_only_data_hive_as_an_emptydir(overlay: list[Obj]) -> None:
+def test_full_runtime_adds_data_hive_and_the_workspace_mount_as_emptydirs(
+    overlay: list[Obj],
+) -> None:
     spec = pod_spec(find(overlay, "Deployment", "gateway", "openhive"))
-    m = mounts(spec, container(spec, "gateway"))
-    assert set(m) == {"/data/hive"} and "emptyDir" in m["/data/hive"]
+    c = container(spec, "gateway")
+    m = mounts(spec, c)
+    assert set(m) == {"/data/hive", "/data/hive/workspaces"}
+    assert all("emptyDir" in v for v in m.values())
+    # HIVE_WORKSPACE is its own volume: the one to swap for a claim holding the repos.
+    assert env_values(c)["HIVE_WORKSPACE"] == "/data/hive/workspaces"
+
+
+def test_apply_back_relays_to_the_gateway_with_one_shared_token(overlay: list[Obj]) -> None:
+    sandbox_spec = pod_spec(find(overlay, "Deployment", "sandbox", "hive-sandbox"))
+    sandbox = container(sandbox_spec, "sandbox")
+    gateway = container(pod_spec(find(overlay, "Deployment", "gateway", "openhive")), "gateway")
+    url = urlsplit(env_values(sandbox)["HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL"])
+    assert url.hostname == "gateway.openhive.svc.cluster.local" and url.port == 8080
+    assert url.path == "/internal/workspace-apply"
+    assert not url.query and not url.username
+    sandbox_ref = env(sandbox)["HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN"]["valueFrom"]
+    gateway_ref = env(gateway)["HIVE_WORKSPACE_APPLY_RELAY_TOKEN"]["valueFrom"]
+    assert sandbox_ref["secretKeyRef"] == gateway_ref["secretKeyRef"]
+    assert "optional" not in gateway_ref["secretKeyRef"]
+    # The sandbox must never think it sees a workspace: a same-named path of its own
+    # would get the patch applied there (silently) instead of relayed to the gateway.
+    workspace = env_values(gateway)["HIVE_WORKSPACE"]
+    for path in mounts(sandbox_spec, sandbox):
+        assert not workspace.startswith(path.rstrip("/") + "/") and path != workspace, path
+        assert not path.startswith(workspace), path
+
+
+def test_the_base_sandbox_has_no_apply_relay(base: list[Obj]) -> None:
+    c = container(pod_spec(find(base, "Deployment", "sandbox", "hive-sandbox")), "sandbox")
+    assert "HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL" not in env(c)
 
 
 @pytest.mark.parametrize("which", ["base", "overlay"])
