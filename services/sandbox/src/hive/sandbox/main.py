@@ -22,6 +22,7 @@ from hive.events.database import redact
 from hive.sandbox.api import health
 from hive.sandbox.api.commands import CommandsController
 from hive.sandbox.api.dev_tasks import DevTaskController
+from hive.sandbox.api.input_checks import refuse_nul
 from hive.sandbox.auth import authenticated
 from hive.sandbox.codex import install as codex_install
 from hive.sandbox.commands import (
@@ -125,7 +126,10 @@ def create_app(settings: SandboxSettings | None = None) -> Litestar:
             _fail(str(exc))
             raise
     protected = Router(
-        path="/", route_handlers=[CommandsController, DevTaskController], guards=[authenticated]
+        path="/",
+        route_handlers=[CommandsController, DevTaskController],
+        guards=[authenticated],
+        before_request=refuse_nul,
     )
     return Litestar(
         route_handlers=[health.healthz, protected],

@@ -13,7 +13,7 @@ import binascii
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -45,6 +45,10 @@ from hive.sandbox.workruns.service import WorkRuns
 
 SSE_POLL_S = 0.25
 SSE_KEEPALIVE_S = 15.0
+# Stream versions are bigint and attempt numbers integer columns: larger values are
+# refused here rather than overflowing in the driver.
+MAX_VERSION = 2**63 - 1
+AttemptNo = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 
 
 class ArtifactUpload(msgspec.Struct, kw_only=True):
@@ -54,13 +58,13 @@ class ArtifactUpload(msgspec.Struct, kw_only=True):
     content_b64: str | None = None
     content: str | None = None
     content_type: str | None = None
-    attempt_no: int | None = None
+    attempt_no: AttemptNo | None = None
 
 
 class HeartbeatRequest(msgspec.Struct, kw_only=True):
     """POST /dev-tasks/{task_id}/heartbeat (body optional)."""
 
-    attempt_no: int | None = None
+    attempt_no: AttemptNo | None = None
 
 
 class HeartbeatAccepted(msgspec.Struct, kw_only=True):
@@ -151,7 +155,7 @@ class DevTaskController(Controller):
         self,
         request: Request[Any, Any, Any],
         task_id: str,
-        after: int = Parameter(default=0, ge=0),
+        after: int = Parameter(default=0, ge=0, le=MAX_VERSION),
         limit: int = Parameter(default=1000, ge=1, le=10_000),
         follow: bool = False,
     ) -> Any:
@@ -161,8 +165,8 @@ class DevTaskController(Controller):
         if not (follow or wants_sse):
             return await service.events(task_id, after=after, limit=limit)
         last_id = request.headers.get("last-event-id")
-        if last_id and last_id.isdigit():
-            after = max(after, int(last_id))
+        if last_id and last_id.isascii() and last_id.isdigit():
+            after = max(after, min(int(last_id), MAX_VERSION))
         await service.load(task_id)  # 404 before the stream starts
         return _EventStream(_follow(service, task_id, after))
 

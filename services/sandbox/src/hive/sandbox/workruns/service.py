@@ -854,8 +854,8 @@ class WorkRuns:
     ) -> list[StoredEvent]:
         """The typed stream after version `after`."""
         records = await self.store.read_stream(stream_id(task_id), after_version=after, limit=limit)
-        if not records and after == 0:
-            raise TaskNotFound(task_id)
+        if not records and await self.store.stream_version(stream_id(task_id)) == 0:
+            raise TaskNotFound(task_id)  # nothing after V of no stream is a 404, not []
         return [stored_event(r) for r in records]
 
     async def patch(self, task_id: str) -> bytes:
