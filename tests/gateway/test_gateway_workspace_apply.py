@@ -130,6 +130,11 @@ class Relay:
             assert time.monotonic() < deadline, f"task stuck in {status.get('state')}: {status}"
             time.sleep(0.1)
 
+    def explain(self, status: dict[str, Any]) -> str:
+        """State, reason and attempt outcomes: what a failed assertion should show."""
+        attempts = [(a.get("outcome"), a.get("state")) for a in status.get("attempts", [])]
+        return f"{status.get('state')}: {status.get('reason')!r}, attempts {attempts}"
+
     def patch(self, project_id: str, task_id: str) -> bytes:
         """The proposed diff, as the gateway serves it."""
         r = self.admin.get(f"/api/projects/{project_id}/dev-tasks/{task_id}/patch")
@@ -227,7 +232,7 @@ async def test_an_approved_patch_lands_in_the_gateway_repo_only_after_approval(
         {"write": {"path": "docs/new.md", "content": "fresh\n"}},
     )
     status = relay.wait(pid, task_id, lambda s: s["state"] in ("awaiting_review", "failed"))
-    assert status["state"] == "awaiting_review", status
+    assert status["state"] == "awaiting_review", relay.explain(status)
     manifest = status["workspace_manifest"]
     # The sandbox really is blind to the repo: it was seeded from the gateway's archive.
     assert manifest["requested_path_present"] is False
@@ -240,7 +245,7 @@ async def test_an_approved_patch_lands_in_the_gateway_repo_only_after_approval(
     approved = relay.admin.post(f"/api/projects/{pid}/dev-tasks/{task_id}/approve", json={})
     assert approved.status_code == 200, approved.text
     final = relay.wait(pid, task_id, lambda s: s["state"] in ("applied", "apply_failed"))
-    assert final["state"] == "applied", final
+    assert final["state"] == "applied", relay.explain(final)
 
     assert (repo / "app.txt").read_text() == f"one\ntwo\n{PATCH_CANARY}\n"
     assert (repo / "docs" / "new.md").read_text() == "fresh\n"
