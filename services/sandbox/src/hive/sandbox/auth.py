@@ -35,8 +35,12 @@ def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> TaskTokenClaims | 
         raise HiveHTTPError(401, exc.code, str(exc)) from exc
 
 
-def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def authenticated(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """Guard: the internal secret or any valid task token."""
+    # async on purpose: Litestar runs a sync guard in a worker thread, a thread hop
+    # per request that cost more than everything the check itself does.
     connection.scope.setdefault("state", {})["caller"] = caller(connection)
 
 
