@@ -91,7 +91,8 @@ class DeterministicProof:
             except InvalidPlan as exc:
                 return AttemptResult("failed", f"step {i}: {exc}")
             if failure is not None:
-                return AttemptResult("failed", failure)
+                # A command stopped by the cancel "failed" only because it was cancelled.
+                return AttemptResult("cancelled" if ctx.cancelled.is_set() else "failed", failure)
             if ctx.cancelled.is_set() and kind == "sleep":
                 return AttemptResult("cancelled", f"cancelled during step {i}")
             await ctx.checkpoint({"step": i, "kind": kind, "steps_total": len(steps)}, durable=True)

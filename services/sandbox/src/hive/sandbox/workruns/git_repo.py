@@ -21,8 +21,8 @@ import hashlib
 import os
 import signal
 from dataclasses import dataclass
-from typing import Final
 from pathlib import Path
+from typing import Final
 
 from hive.sandbox.environment import base_path
 

@@ -16,6 +16,8 @@ from datetime import datetime
 import asyncpg
 
 WAKE_CHANNEL = "hive_work_run_attempts"
+# Payload: a task id whose running attempt was asked to stop (see Worker._cancel_watch).
+CANCEL_CHANNEL = "hive_work_run_cancels"
 
 _COLUMNS = (
     "task_id, attempt_no, attempt_id, state, owner, claimed_at, heartbeat_at, expires_at, "
@@ -128,12 +130,23 @@ class LeaseStore:
         )
 
     async def request_cancel(self, conn: asyncpg.Connection, task_id: str) -> None:
-        """Ask the owner of a running attempt to stop (seen on its next heartbeat)."""
+        """Ask the owner of a running attempt to stop (a NOTIFY at commit wakes it)."""
         await conn.execute(
             "UPDATE work_run_leases SET cancel_requested = true, updated_at = now() "
             "WHERE task_id = $1",
             task_id,
         )
+        await conn.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, task_id)
+
+    async def cancels_requested(self, owner: str) -> list[tuple[str, int]]:
+        """(task_id, attempt_no) of `owner`'s leased attempts that were asked to stop."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT task_id, attempt_no FROM work_run_leases "
+                "WHERE owner = $1 AND state = 'leased' AND cancel_requested",
+                owner,
+            )
+        return [(r["task_id"], r["attempt_no"]) for r in rows]
 
     async def lock_expired(self, conn: asyncpg.Connection, limit: int = 50) -> list[Lease]:
         """Expired leased rows, locked for the caller's transaction (others skip them)."""

@@ -174,6 +174,18 @@ class WorkRuns:
         self.blobs = BlobStore(self.pool)
         self.projection = WorkRunProjection()
         self.projections = ProjectionRunner(store)
+        # Attempts running in this process, told directly when a cancel lands here.
+        self._cancel_listeners: dict[str, Callable[[], None]] = {}
+
+    def on_cancel(self, task_id: str, stop: Callable[[], None]) -> Callable[[], None]:
+        """Call `stop` when this process cancels `task_id`; returns the unsubscribe."""
+        self._cancel_listeners[task_id] = stop
+
+        def unsubscribe() -> None:
+            if self._cancel_listeners.get(task_id) is stop:
+                del self._cancel_listeners[task_id]
+
+        return unsubscribe
 
     # -- the one write path ---------------------------------------------------------------
 
@@ -496,6 +508,10 @@ class WorkRuns:
             return events
 
         decided = await self._decide(task_id, decide)
+        # Committed: an attempt running in this very process stops now; one on another
+        # replica is woken by the NOTIFY `request_cancel` sent (or its cancel poll).
+        if (stop := self._cancel_listeners.get(task_id)) is not None:
+            stop()
         return await self.status_of(decided.state)
 
     async def reject(

@@ -12,6 +12,12 @@ A replica that finds its lease gone (swept, or the task cancelled) sets
 judged against the stream and refused, so a slow "zombie" cannot record
 checkpoints into an attempt that is no longer current.
 
+Cancel is prompt, not a heartbeat away: a cancel handled by this process sets
+the attempt's `ctx.cancelled` directly (`WorkRuns.on_cancel`); one handled by
+another replica reaches the owner through a NOTIFY on `CANCEL_CHANNEL`, and a
+one-second poll of the owner's `cancel_requested` rows covers a NOTIFY lost
+with a dropped listener connection.
+
 The same loop keeps the `work_runs` read model caught up, woken by the event
 store's NOTIFY hint and polling as a fallback.
 """
@@ -42,10 +48,16 @@ from hive.sandbox.backends.base import (
 )
 from hive.sandbox.workruns import git_repo
 from hive.sandbox.workruns.errors import StateConflict, WorkRunError
-from hive.sandbox.workruns.leases import WAKE_CHANNEL, Lease
+from hive.sandbox.workruns.leases import CANCEL_CHANNEL, WAKE_CHANNEL, Lease
 from hive.sandbox.workruns.service import WorkRuns, now
 
 log = logging.getLogger("hive.sandbox.worker")
+
+# The fallback for a lost cancel NOTIFY (a listener connection that dropped and came
+# back misses what was sent meanwhile). One indexed query per replica per second, and
+# only while it runs attempts, is cheap; it bounds a cancel's delay to about a second
+# plus the kill grace even then, where the heartbeat (TTL/3, 10 s by default) would not.
+CANCEL_POLL_S = 1.0
 
 
 class CommandRunner(Protocol):
@@ -89,6 +101,8 @@ class Worker:
         self.ttl_s = service.lease_ttl_s
         self.running: dict[str, asyncio.Task[None]] = {}
         self._attempts: dict[str, int] = {}
+        # task_id -> (attempt_no, its ctx.cancelled): what a cancel request sets.
+        self._cancel_events: dict[str, tuple[int, asyncio.Event]] = {}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -103,16 +117,22 @@ class Worker:
             self._listener = await self.service.pool.acquire()
             await self._listener.add_listener(WAKE_CHANNEL, self._hint)
             await self._listener.add_listener(EVENTS_CHANNEL, self._hint)
+            await self._listener.add_listener(CANCEL_CHANNEL, self._cancel_hint)
         except (OSError, asyncpg.PostgresError):
             self._listener = None  # polling alone still finds every attempt
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="workrun-claims"),
             asyncio.create_task(self._follow_loop(), name="workrun-projection"),
+            asyncio.create_task(self._cancel_watch(), name="workrun-cancels"),
         ]
         self.status = "running"
 
     def _hint(self, *_: object) -> None:
         self._wake.set()
+
+    def _cancel_hint(self, _conn: object, _pid: int, _channel: str, task_id: str) -> None:
+        if (running := self._cancel_events.get(task_id)) is not None:
+            running[1].set()
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop claiming; cancel running attempts and mark them stale so they can resume."""
@@ -132,6 +152,7 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self._listener.remove_listener(WAKE_CHANNEL, self._hint)
                 await self._listener.remove_listener(EVENTS_CHANNEL, self._hint)
+                await self._listener.remove_listener(CANCEL_CHANNEL, self._cancel_hint)
             await self.service.pool.release(self._listener)
             self._listener = None
         self.status = "stopped"
@@ -168,6 +189,22 @@ class Worker:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("read-model follower: %s", type(exc).__name__)
             await asyncio.sleep(self.poll_interval_s)
+
+    async def _cancel_watch(self) -> None:
+        """Poll this replica's cancel requests (the NOTIFY's fallback; see CANCEL_POLL_S)."""
+        while not self._stop.is_set():
+            await asyncio.sleep(CANCEL_POLL_S)
+            if not self._cancel_events:
+                continue
+            try:
+                requested = await self.service.leases.cancels_requested(self.owner)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cancel poll: %s", type(exc).__name__)
+                continue
+            for task_id, attempt_no in requested:
+                running = self._cancel_events.get(task_id)
+                if running is not None and running[0] == attempt_no:
+                    running[1].set()
 
     def _launch(self, lease: Lease) -> None:
         self._attempts[lease.task_id] = lease.attempt_no
@@ -216,6 +253,8 @@ class Worker:
         lost = asyncio.Event()
         durable = state.latest_durable if current.resumed_from_checkpoint is not None else None
         ctx = self._context(state, lease, dirs, cancelled, lost, durable)
+        self._cancel_events[task_id] = (attempt_no, cancelled)
+        unsubscribe = service.on_cancel(task_id, cancelled.set)
         beat = asyncio.create_task(self._heartbeat(task_id, attempt_no, cancelled, lost))
         outcome: AttemptOutcome
         reason: str | None = None
@@ -237,6 +276,9 @@ class Worker:
                 log.exception("backend %s failed on %s", state.backend, task_id)
                 result = AttemptResult("failed", f"backend error: {type(exc).__name__}")
         finally:
+            unsubscribe()
+            if self._cancel_events.get(task_id, (0, None))[1] is cancelled:
+                del self._cancel_events[task_id]
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
@@ -320,15 +362,15 @@ class Worker:
 
         async def heartbeat() -> None:
             guard()
-            if (
-                await service.leases.heartbeat(
-                    task_id, ttl_s=self.ttl_s, attempt_no=attempt_no, owner=self.owner
-                )
-                is None
-            ):
+            lease = await service.leases.heartbeat(
+                task_id, ttl_s=self.ttl_s, attempt_no=attempt_no, owner=self.owner
+            )
+            if lease is None:
                 lost.set()
                 cancelled.set()
                 raise LeaseLost(f"attempt {task_id}/{attempt_no} lost its lease")
+            if lease.cancel_requested:
+                cancelled.set()
 
         async def command_started(argv: list[str], *, cwd: Path, pid: int | None) -> str:
             guard()
