@@ -1,16 +1,18 @@
-"""Who may call the sandbox: the internal secret, or a task token scoped to the task."""
+"""Who may call the sandbox: the internal secret, or an unrevoked task token scoped to the task."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Any
 
+import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
 from hive.contracts.tokens import TaskTokenClaims, TokenError, sandbox_task_scope, verify
+from hive.sandbox.revocations import RevocationCheck
 
 
 def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> TaskTokenClaims | None:
@@ -38,10 +40,24 @@ def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> TaskTokenClaims | 
 async def authenticated(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """Guard: the internal secret or any valid task token."""
+    """Guard: the internal secret, or a valid task token the gateway has not revoked."""
     # async on purpose: Litestar runs a sync guard in a worker thread, a thread hop
     # per request that cost more than everything the check itself does.
-    connection.scope.setdefault("state", {})["caller"] = caller(connection)
+    claims = caller(connection)
+    if claims is not None:
+        revocations: RevocationCheck | None = connection.app.state.get("revocations")
+        if revocations is None:
+            raise HiveHTTPError(503, ErrorCode.UNAVAILABLE, "the sandbox is starting")
+        try:
+            revoked = await revocations.is_revoked(claims)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # Fail closed: a token whose revocation cannot be checked is not honoured.
+            raise HiveHTTPError(
+                503, ErrorCode.UNAVAILABLE, "cannot check task-token revocation now"
+            ) from exc
+        if revoked:
+            raise HiveHTTPError(401, ErrorCode.TOKEN_REVOKED, "task token revoked")
+    connection.scope.setdefault("state", {})["caller"] = claims
 
 
 def require_task_access(

@@ -34,6 +34,7 @@ from hive.sandbox.commands import (
     default_policy,
 )
 from hive.sandbox.commands.records import create_commands_pool
+from hive.sandbox.revocations import RevocationCheck
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.governed import GovernedCommandRunner
@@ -61,6 +62,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         raise
     app.state.pool = pool
     app.state.store = EventStore(pool)
+    app.state.revocations = RevocationCheck(pool, ttl_s=settings.token_revocation_cache_s)
     app.state.db_status = "ok"
     # Probed once (a `codex --version` subprocess); /healthz shows the cached result.
     codex = await asyncio.to_thread(codex_install.probe, settings.codex.bin)
