@@ -17,7 +17,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,10 @@ import msgspec
 import pytest
 
 from hive.contracts.events import WorkspaceApplyRecorded
-from hive.events import EventStore
+from hive.events import EventStore, create_pool
 from hive.gateway.settings import GatewaySettings, SettingsError
 from hive.sandbox.workruns.apply_back import ApplyBack
+from tests.sandbox.workruns.conftest import create_migrated_database, drop_database
 from tests.support.gateway_server import GatewayServer, base_env
 from tests.support.sandbox_server import SandboxServer, free_port
 
@@ -175,7 +176,24 @@ async def receipts(store: EventStore, task_id: str) -> list[WorkspaceApplyRecord
 
 
 @pytest.fixture(scope="module")
-def relay(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+async def relay_db(server_url: str) -> AsyncIterator[str]:
+    """A database of this module's own: sandbox workers claim any pending attempt of their
+    database, and the session's other worker sandboxes cannot reach this one's task dirs."""
+    url = await create_migrated_database(server_url)
+    yield url
+    await drop_database(server_url, url)
+
+
+@pytest.fixture(scope="module")
+async def relay_store(relay_db: str) -> AsyncIterator[EventStore]:
+    """The event store of the module's database (where the gateway keeps its receipts)."""
+    pool = await create_pool(relay_db, max_size=2)
+    yield EventStore(pool)
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+def relay(relay_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
     """Gateway (separate visibility, apply token) + a sandbox blind to the workspaces."""
     base = tmp_path_factory.mktemp("apply-relay")
     workspaces = base / "gateway-only"
@@ -185,7 +203,7 @@ def relay(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         pytest.skip(f"no mount namespaces here (unshare: {probe.stderr.strip()[:200]})")
     sandbox_port = free_port()
     gateway = GatewayServer.start(
-        database_url,
+        relay_db,
         tmp=base / "gateway",
         sandbox_url=f"http://127.0.0.1:{sandbox_port}",
         env={
@@ -196,7 +214,7 @@ def relay(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     )
     try:
         sandbox = SandboxServer.start(
-            database_url,
+            relay_db,
             root=base / "sandbox" / "root",
             port=sandbox_port,
             launcher=hiding(workspaces),
@@ -222,7 +240,7 @@ def relay(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 async def test_an_approved_patch_lands_in_the_gateway_repo_only_after_approval(
-    relay: Relay, store: EventStore
+    relay: Relay, relay_store: EventStore
 ) -> None:
     project, repo = relay.project({"app.txt": "one\ntwo\n", "README.md": "hello\n"})
     pid = project["project_id"]
@@ -240,7 +258,7 @@ async def test_an_approved_patch_lands_in_the_gateway_repo_only_after_approval(
     assert manifest["apply_back_mode"] == "relay"
     before = snapshot(repo)
     assert git(repo, "status", "--porcelain") == ""
-    assert await receipts(store, task_id) == []  # nothing was sent before approval
+    assert await receipts(relay_store, task_id) == []  # nothing was sent before approval
 
     approved = relay.admin.post(f"/api/projects/{pid}/dev-tasks/{task_id}/approve", json={})
     assert approved.status_code == 200, approved.text
@@ -262,7 +280,7 @@ async def test_an_approved_patch_lands_in_the_gateway_repo_only_after_approval(
     assert applied[0]["target"] == relay.gateway.url + APPLY_PATH
 
     diff = relay.patch(pid, task_id)
-    (receipt,) = await receipts(store, task_id)
+    (receipt,) = await receipts(relay_store, task_id)
     assert receipt.outcome == "applied" and receipt.project_id == pid
     assert receipt.target == os.path.realpath(repo)
     assert receipt.patch_sha256 == hashlib.sha256(diff).hexdigest()
@@ -279,11 +297,14 @@ async def test_an_approved_patch_lands_in_the_gateway_repo_only_after_approval(
         "patch_sha256": hashlib.sha256(diff).hexdigest(),
     }
     assert snapshot(repo) == after
-    assert [r.outcome for r in await receipts(store, task_id)] == ["applied", "already_applied"]
+    assert [r.outcome for r in await receipts(relay_store, task_id)] == [
+        "applied",
+        "already_applied",
+    ]
 
 
 async def test_a_conflicting_local_edit_is_apply_failed_with_gits_reason_and_untouched(
-    relay: Relay, store: EventStore
+    relay: Relay, relay_store: EventStore
 ) -> None:
     project, repo = relay.project({"app.txt": "one\ntwo\n"})
     pid = project["project_id"]
@@ -303,7 +324,7 @@ async def test_a_conflicting_local_edit_is_apply_failed_with_gits_reason_and_unt
     assert failed["mode"] == "relay"
     assert failed["reason"].startswith("patch does not apply at the relay: patch does not apply:")
     assert "app.txt" in failed["reason"]  # git's own words name the file
-    (receipt,) = await receipts(store, task_id)
+    (receipt,) = await receipts(relay_store, task_id)
     assert receipt.outcome == "conflict" and receipt.reason and "app.txt" in receipt.reason
 
 
@@ -333,7 +354,7 @@ def test_a_wrong_or_missing_token_is_refused_and_nothing_changes(relay: Relay) -
 
 
 async def test_a_requested_path_outside_the_project_is_refused(
-    relay: Relay, store: EventStore
+    relay: Relay, relay_store: EventStore
 ) -> None:
     project, repo = relay.project({"app.txt": "mine\n"})
     _, elsewhere = relay.project({"victim.txt": "safe\n"})
@@ -346,7 +367,7 @@ async def test_a_requested_path_outside_the_project_is_refused(
     relative = relay.post_apply(apply_body(project, "t-outside", diff, requested_path="rel/x"))
     assert relative.status_code == 422
     assert (elsewhere / "victim.txt").read_text() == "safe\n"
-    outcomes = {r.outcome for r in await receipts(store, "t-outside")}
+    outcomes = {r.outcome for r in await receipts(relay_store, "t-outside")}
     assert outcomes == {"refused"}
 
 
@@ -375,7 +396,7 @@ def test_an_oversized_body_is_payload_too_large(relay: Relay) -> None:
 
 
 async def test_a_patch_already_in_the_tree_is_answered_as_applied_without_a_change(
-    relay: Relay, store: EventStore
+    relay: Relay, relay_store: EventStore
 ) -> None:
     project, repo = relay.project({"app.txt": "new\n"})  # the operator applied it by hand
     before = snapshot(repo)
@@ -383,11 +404,11 @@ async def test_a_patch_already_in_the_tree_is_answered_as_applied_without_a_chan
     assert r.status_code == 200, r.text
     assert r.json()["already"] is True
     assert snapshot(repo) == before
-    assert [x.outcome for x in await receipts(store, "t-by-hand")] == ["already_applied"]
+    assert [x.outcome for x in await receipts(relay_store, "t-by-hand")] == ["already_applied"]
 
 
 async def test_a_replay_after_the_operator_reverted_does_not_apply_twice(
-    relay: Relay, store: EventStore
+    relay: Relay, relay_store: EventStore
 ) -> None:
     project, repo = relay.project({"app.txt": "old\n"})
     body = apply_body(
@@ -400,7 +421,7 @@ async def test_a_replay_after_the_operator_reverted_does_not_apply_twice(
     again = relay.post_apply(body)
     assert again.status_code == 200 and again.json()["already"] is True
     assert (repo / "app.txt").read_text() == "old\n"
-    outcomes = [r.outcome for r in await receipts(store, body["task_id"])]
+    outcomes = [r.outcome for r in await receipts(relay_store, body["task_id"])]
     assert outcomes == ["applied", "already_applied"]
 
 
