@@ -2,7 +2,9 @@
 
 Direct mode (the sandbox can see the requested path): `git apply --check`
 first, so a conflict leaves the target untouched and becomes `apply_failed`
-with git's reason. Relay mode (the path lives on another machine): the patch
+with git's reason. Applying is idempotent: when the forward check fails but
+`git apply --reverse --check` passes, the target already holds the patch (an
+earlier apply landed it and crashed before recording so) and that is success. Relay mode (the path lives on another machine): the patch
 is POSTed to `HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL` with the bearer
 `HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN`. This module is only ever called
 after `TaskApproved` is committed, so nothing leaves the sandbox before
@@ -42,6 +44,8 @@ class ApplyOutcome:
     mode: ApplyMode
     target: str | None
     error: str | None = None
+    already_applied: bool = False
+    """The target held the patch already (a retried apply after a crash)."""
 
 
 def visible_dir(path: str | None) -> bool:
@@ -109,6 +113,11 @@ class ApplyBack:
             try:
                 reason = await git_repo.apply_check(target, diff, timeout_s=self.git_timeout_s)
                 if reason is not None:
+                    already = await git_repo.apply_check(
+                        target, diff, reverse=True, timeout_s=self.git_timeout_s
+                    )
+                    if already is None:
+                        return ApplyOutcome("direct", requested_path, already_applied=True)
                     return ApplyOutcome("direct", requested_path, f"patch does not apply: {reason}")
                 await git_repo.apply(target, diff, timeout_s=self.git_timeout_s)
             except git_repo.GitError as exc:

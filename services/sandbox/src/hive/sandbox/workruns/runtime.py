@@ -50,6 +50,7 @@ async def start_work_runs(
         lease_ttl_s=settings.lease_ttl_s,
         limits=ArchiveLimits(max_total_bytes=wr.archive_max_bytes, max_files=wr.archive_max_files),
         git_timeout_s=wr.git_timeout_s,
+        test_pause_after_approve_s=wr.test_pause_after_approve_s,
     )
     worker = None
     if settings.worker_enabled:

@@ -14,12 +14,14 @@ row; lists come from the `work_runs` read model, caught up on demand.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +74,7 @@ from hive.sandbox.backends import KNOWN_BACKENDS, BackendUnavailable, CodingBack
 from hive.sandbox.storage import InvalidId, SandboxStorage, TaskDirs, check_id
 from hive.sandbox.workruns import archive, git_repo
 from hive.sandbox.workruns.apply_back import ApplyBack, public_url, visible_dir
+from hive.sandbox.workruns.apply_lease import apply_lease
 from hive.sandbox.workruns.blobs import BlobStore, StoredArtifact
 from hive.sandbox.workruns.errors import (
     ArtifactNotFound,
@@ -92,6 +95,9 @@ MAX_ARTIFACT_BYTES = 32 * 1024 * 1024
 # with the worker's own appends; they retry. Decisions (resume, approve, ...)
 # are re-judged on each retry, so a lost race ends as a refusal, not a retry.
 MAX_RETRIES = 20
+# How long an approve waits for an apply another caller is running before it answers
+# with the task still `approved` (the holder records the outcome).
+APPLY_WAIT_S = 60.0
 
 Decide = Callable[[WorkRunState, asyncpg.Connection], Awaitable[Sequence[Event]]]
 
@@ -158,6 +164,7 @@ class WorkRuns:
         limits: archive.ArchiveLimits | None = None,
         use_snapshots: bool = True,
         git_timeout_s: float = git_repo.DEFAULT_TIMEOUT_S,
+        test_pause_after_approve_s: float = 0.0,
     ) -> None:
         self.store = store
         self.pool: asyncpg.Pool = store.pool
@@ -170,6 +177,7 @@ class WorkRuns:
         self.limits = limits or archive.ArchiveLimits()
         self.use_snapshots = use_snapshots
         self.git_timeout_s = git_timeout_s
+        self.test_pause_after_approve_s = test_pause_after_approve_s
         self.leases = LeaseStore(self.pool)
         self.blobs = BlobStore(self.pool)
         self.projection = WorkRunProjection()
@@ -526,13 +534,53 @@ class WorkRuns:
         return await self.status_of(decided.state)
 
     async def approve(self, task_id: str, *, actor: str | None = None) -> DevTaskStatus:
-        """Approve, then apply back (direct, or relay) and record how that went."""
+        """Approve, then apply back (direct, or relay) and record how that went.
 
-        async def approve_(state: WorkRunState, conn: asyncpg.Connection) -> list[Event]:
-            return [TaskApproved(approved_by=actor, approved_at=now())]
+        Approving a task that is already `approved` retries its apply: that is how an
+        operator finishes an approval whose replica died mid-apply when no worker
+        runs (a worker does it on its own, see `recover_approved`).
+        """
+        deadline = time.monotonic() + APPLY_WAIT_S
+        while True:
+            async with apply_lease(self.pool, task_id) as held:
+                if held:
+                    return await self._approve_and_apply(task_id, actor)
+            # Another caller (a concurrent approve, or a recovering replica) is applying
+            # it right now: answer with what that apply ends in.
+            state = await self.load(task_id)
+            if state.state in ("applied", "apply_failed"):
+                return await self.status_of(state)
+            if state.state not in ("awaiting_review", "approved"):
+                raise StateConflict(
+                    f"approve needs a task awaiting review; task {task_id} is {state.state}",
+                    state=state.state,
+                )
+            if time.monotonic() >= deadline:
+                return await self.status_of(state)  # still `approved`: being applied elsewhere
+            await asyncio.sleep(0.2)
 
-        decided = await self._decide(task_id, approve_)
-        st = decided.state
+    async def _approve_and_apply(self, task_id: str, actor: str | None) -> DevTaskStatus:
+        """Append TaskApproved (unless approved already), then apply; the apply lease is held."""
+        if (await self.load(task_id)).state != "approved":
+
+            async def approve_(state: WorkRunState, conn: asyncpg.Connection) -> list[Event]:
+                return [TaskApproved(approved_by=actor, approved_at=now())]
+
+            await self._decide(task_id, approve_)
+            if self.test_pause_after_approve_s > 0:
+                # TEST SEAM (HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S, never set in
+                # production): the window a crash-during-approval test kills us in.
+                log.warning(
+                    "test seam: pausing %.1f s after TaskApproved", self.test_pause_after_approve_s
+                )
+                await asyncio.sleep(self.test_pause_after_approve_s)
+        return await self.status_of(await self._apply_approved(task_id))
+
+    async def _apply_approved(self, task_id: str) -> WorkRunState:
+        """Land the patch of an `approved` task and record the result (apply lease held)."""
+        st = await self.load(task_id)
+        if st.state != "approved":
+            return st
         assert st.patch is not None
         diff = await self.blobs.patch(task_id, st.patch.attempt_no)
         if diff is None:
@@ -547,16 +595,38 @@ class WorkRuns:
                 diff=diff,
             )
             outcome_error, mode, target = outcome.error, outcome.mode, outcome.target
+            if outcome.already_applied:
+                log.info(
+                    "task %s: the patch was already in %s; recorded as applied", task_id, target
+                )
 
         async def record(state: WorkRunState, conn: asyncpg.Connection) -> list[Event]:
+            if state.state != "approved":
+                return []  # recorded meanwhile (a lease lost with its connection): keep that
             if outcome_error is None:
                 return [PatchApplied(mode=mode, target=target, applied_at=now())]  # type: ignore[arg-type]
             return [
                 PatchApplyFailed(mode=mode, target=target, reason=outcome_error, failed_at=now())  # type: ignore[arg-type]
             ]
 
-        decided = await self._decide(task_id, record)
-        return await self.status_of(decided.state)
+        return (await self._decide(task_id, record)).state
+
+    async def recover_approved(self, *, limit: int = 20) -> list[str]:
+        """Finish the apply of `approved` tasks nobody is applying (their replica died mid-apply).
+
+        Found through the read model (eventually consistent; each candidate is
+        re-read under its apply lease); a task whose lease is held is being
+        applied by a live replica and is skipped. Returns the task ids finished.
+        """
+        finished: list[str] = []
+        for candidate in await self.repo.list(state="approved", limit=limit):
+            async with apply_lease(self.pool, candidate.task_id) as held:
+                if not held:
+                    continue
+                after = await self._apply_approved(candidate.task_id)
+            if after.state != "approved":
+                finished.append(candidate.task_id)
+        return finished
 
     # -- facts reported by a running attempt ------------------------------------------------
 

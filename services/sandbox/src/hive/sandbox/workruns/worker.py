@@ -19,7 +19,8 @@ one-second poll of the owner's `cancel_requested` rows covers a NOTIFY lost
 with a dropped listener connection.
 
 The same loop keeps the `work_runs` read model caught up, woken by the event
-store's NOTIFY hint and polling as a fallback.
+store's NOTIFY hint and polling as a fallback. Another finishes approvals whose
+replica died between `TaskApproved` and the apply result (`recover_approved`).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class Worker:
             asyncio.create_task(self._claim_loop(), name="workrun-claims"),
             asyncio.create_task(self._follow_loop(), name="workrun-projection"),
             asyncio.create_task(self._cancel_watch(), name="workrun-cancels"),
+            asyncio.create_task(self._apply_recovery(), name="workrun-apply-recovery"),
         ]
         self.status = "running"
 
@@ -189,6 +191,19 @@ class Worker:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("read-model follower: %s", type(exc).__name__)
             await asyncio.sleep(self.poll_interval_s)
+
+    async def _apply_recovery(self) -> None:
+        """Finish approvals whose replica died between TaskApproved and the apply result."""
+        interval = max(1.0, self.ttl_s / 4)
+        while not self._stop.is_set():
+            await asyncio.sleep(interval)
+            try:
+                finished = await self.service.recover_approved()
+            except (OSError, asyncpg.PostgresError, WorkRunError) as exc:
+                log.warning("apply recovery: %s", type(exc).__name__)
+                continue
+            if finished:
+                log.info("finished abandoned applies: %s", ", ".join(finished))
 
     async def _cancel_watch(self) -> None:
         """Poll this replica's cancel requests (the NOTIFY's fallback; see CANCEL_POLL_S)."""
