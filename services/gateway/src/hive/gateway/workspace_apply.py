@@ -86,6 +86,11 @@ def _text(value: str | None, limit: int) -> str | None:
     return None if value is None else value.replace("\x00", "\ufffd")[:limit]
 
 
+def _digest(req: WorkspaceApplyRequest) -> str:
+    """The claimed patch digest, normalised (hex digests are case-insensitive)."""
+    return _text(req.patch_sha256.strip().lower(), 64) or ""
+
+
 def _usable_id(value: str) -> bool:
     return 0 < len(value) <= 256 and not any(ord(c) < 32 or ord(c) == 127 for c in value)
 
@@ -143,7 +148,7 @@ class WorkspaceApplier:
         if diff is None or not diff:
             receipt = _refused(422, ErrorCode.VALIDATION_FAILED, "patch_b64 is not a base64 patch")
             return await self._finish(req, b"", receipt)
-        if hashlib.sha256(diff).hexdigest() != req.patch_sha256.strip().lower():
+        if hashlib.sha256(diff).hexdigest() != _digest(req):
             receipt = _refused(
                 422, ErrorCode.VALIDATION_FAILED, "patch_sha256 does not match the patch"
             )
@@ -169,7 +174,7 @@ class WorkspaceApplier:
         self, req: WorkspaceApplyRequest, target: Path, diff: bytes
     ) -> ApplyReceipt:
         where = str(target)
-        if await self._applied_before(req.task_id, req.patch_sha256):
+        if await self._applied_before(req.task_id, _digest(req)):
             return ApplyReceipt("already_applied", where, "applied by an earlier request")
         tree = WorkingTree(target, timeout_s=self.git_timeout_s)
         try:
@@ -195,7 +200,7 @@ class WorkspaceApplier:
             if (
                 isinstance(event, WorkspaceApplyRecorded)
                 and event.outcome == "applied"
-                and event.patch_sha256 == sha256.strip().lower()
+                and event.patch_sha256 == sha256
             ):
                 return True
         return False
@@ -211,7 +216,7 @@ class WorkspaceApplier:
             req.task_id,
             _text(req.project_id, 256),
             receipt.target or _text(req.requested_path, 4096),
-            _text(req.patch_sha256, 64),
+            _digest(req),
             len(diff),
             f": {receipt.reason}" if receipt.reason else "",
         )
@@ -221,7 +226,7 @@ class WorkspaceApplier:
             requested_path=_text(req.requested_path, 4096) or "",
             target=receipt.target,
             baseline_commit=_text(req.baseline_commit or None, 64),
-            patch_sha256=_text(req.patch_sha256, 64) or "",
+            patch_sha256=_digest(req),
             size_bytes=len(diff),
             outcome=receipt.outcome,
             reason=receipt.reason,
