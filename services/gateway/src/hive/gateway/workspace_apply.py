@@ -163,12 +163,12 @@ class WorkspaceApplier:
         async with self.store.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", LOCK_CLASS, str(target))
             try:
-                receipt = await self._apply_locked(req, target, diff)
+                # Recorded before the lock goes: the next request then sees this receipt.
+                return await self._finish(req, diff, await self._apply_locked(req, target, diff))
             finally:
                 await conn.execute(
                     "SELECT pg_advisory_unlock($1, hashtext($2))", LOCK_CLASS, str(target)
                 )
-        return await self._finish(req, diff, receipt)
 
     async def _apply_locked(
         self, req: WorkspaceApplyRequest, target: Path, diff: bytes
