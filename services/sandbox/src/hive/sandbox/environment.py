@@ -16,6 +16,7 @@ and nothing else.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -62,8 +63,17 @@ class SecretEnvRefused(ValueError):
 
 def is_secret_name(name: str) -> bool:
     """True when `name` looks like a credential, a database URL or an OpenHive secret."""
+    if len(name) <= 256:  # every spawn asks about the same few names
+        return _is_secret_name_cached(name)
+    return _is_secret_name(name)
+
+
+def _is_secret_name(name: str) -> bool:
     upper = name.upper()
     return any(p.search(upper) for p in SECRET_NAME_PATTERNS)
+
+
+_is_secret_name_cached = functools.lru_cache(maxsize=1024)(_is_secret_name)
 
 
 def base_path() -> str:

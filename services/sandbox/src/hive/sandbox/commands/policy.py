@@ -15,6 +15,7 @@ shell, hands one a command string, or overrides the child's environment.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -57,13 +58,24 @@ _VERSION_SUFFIX = re.compile(r"[-.]?\d+(\.\d+)*$")
 _SHELL_DIRS: Final = ("/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin")
 
 
-def program_names(path_or_name: str) -> set[str]:
+def program_names(path_or_name: str) -> frozenset[str]:
     """The basename, and the basename without a version suffix (python3.11 -> python)."""
+    if len(path_or_name) <= _CACHED_NAME_LEN:
+        return _cached_program_names(path_or_name)
+    return _program_names(path_or_name)
+
+
+def _program_names(path_or_name: str) -> frozenset[str]:
     base = os.path.basename(path_or_name)
-    names = {base}
     if (short := _VERSION_SUFFIX.sub("", base)) and short != base:
-        names.add(short)
-    return names
+        return frozenset((base, short))
+    return frozenset((base,))
+
+
+# Every request asks about the same few program names several times over; long
+# strings (an argument can be 128 KiB) are not worth keeping.
+_CACHED_NAME_LEN: Final = 256
+_cached_program_names = functools.lru_cache(maxsize=1024)(_program_names)
 
 
 def _is_shell_name(path_or_name: str) -> bool:
@@ -138,6 +150,34 @@ def _shebang_interpreters(path: str) -> list[str]:
     return out
 
 
+def _real_directory(path: Path) -> str | None:
+    """The real path of `path` if it is a directory (every symlink resolved), else None.
+
+    The kernel resolves it in one open(O_PATH) and names it in /proc/self/fd:
+    three system calls where os.path.realpath lstat()s every component from
+    Python, and the open also proves it is a directory.
+    """
+    try:
+        fd = os.open(path, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = ""
+    finally:
+        os.close(fd)
+    if real.startswith(os.sep) and not real.endswith(" (deleted)"):
+        return real
+    # No /proc, or an answer that is not a plain path (unreachable, deleted, or a
+    # name that only looks deleted): resolve in userspace instead.
+    real = os.path.realpath(path)
+    return real if os.path.isdir(real) else None
+
+
+_O_PATH: Final = getattr(os, "O_PATH", os.O_RDONLY)
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedCommand:
     """A request that passed the policy: the executable to run and the real cwd."""
@@ -173,6 +213,7 @@ class CommandPolicy:
         self._shells: _KnownShells | None = None
         # argv[0] name -> (path that passed, identity of the file it pointed at)
         self._verdicts: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
+        self._real_roots: dict[str, str] = {}
 
     @property
     def known_shells(self) -> _KnownShells:
@@ -210,24 +251,39 @@ class CommandPolicy:
             raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "argv[0] is empty")
         return list(argv)
 
-    @staticmethod
-    def check_cwd(cwd: str | None, *, default: Path, roots: Sequence[Path]) -> Path:
+    def check_cwd(self, cwd: str | None, *, default: Path, roots: Sequence[Path]) -> Path:
         """The real cwd (symlinks resolved); it must be a directory inside one of `roots`."""
         if cwd is not None and "\0" in cwd:
             raise PolicyViolation(ErrorCode.VALIDATION_FAILED, "cwd contains NUL")
         candidate = default if cwd in (None, "") else default / cwd  # absolute cwd replaces
-        real = Path(os.path.realpath(candidate))
+        real_dir = _real_directory(candidate)
+        real = real_dir if real_dir is not None else os.path.realpath(candidate)
         for root in roots:
-            real_root = os.path.realpath(root)
-            if str(real) == real_root or str(real).startswith(real_root.rstrip(os.sep) + os.sep):
+            real_root = self._real_root(root)
+            if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
                 break
         else:
             raise PolicyViolation(
                 ErrorCode.CWD_OUTSIDE_WORKSPACE,
                 f"cwd {cwd!r} resolves outside the task workspace and the commands root",
             )
-        if not real.is_dir():
+        if real_dir is None:
             raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"cwd {cwd!r} is not a directory")
+        return Path(real_dir)
+
+    def _real_root(self, root: Path) -> str:
+        """realpath of a workspace root, resolved once per root.
+
+        Roots are directories the sandbox made itself. Keeping the first answer
+        is also the stricter choice: a command that later swaps its task root for a
+        symlink (to `/`, say) does not widen what counts as inside it.
+        """
+        key = str(root)
+        real = self._real_roots.get(key)
+        if real is None:
+            if len(self._real_roots) >= 4096:
+                self._real_roots.clear()
+            real = self._real_roots[key] = os.path.realpath(root)
         return real
 
     def _resolve(self, arg0: str, cwd: Path) -> str | None:
