@@ -23,6 +23,7 @@ import pytest
 
 from hive.contracts.api import CreateDevTask, WorkspaceSpec
 from hive.events import create_pool
+from hive.sandbox.workruns.apply_lease import apply_lease
 from hive.sandbox.workruns.worker import Worker
 from tests.sandbox.workruns.conftest import create_migrated_database, drop_database
 from tests.sandbox.workruns.domain import build_service, git_repo_with, plan
@@ -154,3 +155,22 @@ async def test_concurrent_approves_apply_once(private_pool: asyncpg.Pool, tmp_pa
     types = [e.event_type for e in await service.events(created.task_id)]
     assert types.count("TaskApproved") == 1 and types.count("PatchApplied") == 1
     assert (target / "a.txt").read_text() == "changed\n"
+
+
+async def test_the_apply_lease_is_exclusive_and_always_released(
+    private_pool: asyncpg.Pool,
+) -> None:
+    async with apply_lease(private_pool, "wr-lease") as first:
+        assert first
+        async with apply_lease(private_pool, "wr-lease") as second:
+            assert not second  # another session holds it
+        async with apply_lease(private_pool, "wr-other") as other:
+            assert other
+    with pytest.raises(RuntimeError):
+        async with apply_lease(private_pool, "wr-lease") as held:
+            assert held
+            raise RuntimeError("the apply blew up")
+    # The store's pool keeps sessions across releases: the lock must not stay with one.
+    for _ in range(private_pool.get_max_size() + 1):
+        async with apply_lease(private_pool, "wr-lease") as again:
+            assert again

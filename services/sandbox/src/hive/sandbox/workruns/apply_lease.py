@@ -35,8 +35,29 @@ async def apply_lease(pool: asyncpg.Pool, task_id: str) -> AsyncIterator[bool]:
             yield held
         finally:
             if held:
-                # Returning the connection to the pool also drops every advisory lock
-                # (asyncpg resets sessions), so an error here cannot leak the lease.
-                await conn.execute(
-                    "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_SPACE, task_id
-                )
+                await _unlock(conn, task_id)
+
+
+async def _unlock(conn: asyncpg.Connection, task_id: str) -> None:
+    # The store's pool does not reset sessions on release (see hive.events.store), so a
+    # lock that is not explicitly released would stay with the pooled connection and
+    # block every other replica's recovery of this task. If the unlock itself fails
+    # or is cancelled, closing the session is what releases the lock for sure.
+    try:
+        await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_SPACE, task_id)
+    except BaseException:
+        conn.terminate()
+        raise
+
+
+async def approved_task_ids(pool: asyncpg.Pool, limit: int) -> list[str]:
+    """Tasks the `work_runs` read model shows `approved` (candidates for recovery), newest first."""
+    # A literal predicate, so even the pool's generic plans use the partial index
+    # work_runs_approved (migration 0006) rather than scanning every Work Run.
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT task_id FROM work_runs WHERE state = 'approved' "
+            "ORDER BY updated_at DESC LIMIT $1",
+            limit,
+        )
+    return [r["task_id"] for r in rows]

@@ -74,7 +74,7 @@ from hive.sandbox.backends import KNOWN_BACKENDS, BackendUnavailable, CodingBack
 from hive.sandbox.storage import InvalidId, SandboxStorage, TaskDirs, check_id
 from hive.sandbox.workruns import archive, git_repo
 from hive.sandbox.workruns.apply_back import ApplyBack, public_url, visible_dir
-from hive.sandbox.workruns.apply_lease import apply_lease
+from hive.sandbox.workruns.apply_lease import apply_lease, approved_task_ids
 from hive.sandbox.workruns.blobs import BlobStore, StoredArtifact
 from hive.sandbox.workruns.errors import (
     ArtifactNotFound,
@@ -619,13 +619,13 @@ class WorkRuns:
         applied by a live replica and is skipped. Returns the task ids finished.
         """
         finished: list[str] = []
-        for candidate in await self.repo.list(state="approved", limit=limit):
-            async with apply_lease(self.pool, candidate.task_id) as held:
+        for task_id in await approved_task_ids(self.pool, limit):
+            async with apply_lease(self.pool, task_id) as held:
                 if not held:
                     continue
-                after = await self._apply_approved(candidate.task_id)
+                after = await self._apply_approved(task_id)
             if after.state != "approved":
-                finished.append(candidate.task_id)
+                finished.append(task_id)
         return finished
 
     # -- facts reported by a running attempt ------------------------------------------------
