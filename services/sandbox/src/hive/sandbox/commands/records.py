@@ -8,12 +8,12 @@ create one. The `commands` row is written by a trigger on `events` in the
 statement that appends the event (migration 0005), so lists and filters never
 lag the streams and recording a command costs one round trip.
 
-Command records are appended through a pool whose sessions use asynchronous
-commit (see `create_commands_pool`): the append is visible to every reader at
-once, so a *sandbox* crash loses nothing; only a crash of PostgreSQL itself can
-drop the last few hundred ms of command records, and any later synchronous
-commit (every Work Run transition) flushes them, since WAL is flushed in order.
-Waiting for the WAL fsync would double the cost of a short command.
+Command records are audit data: by default each append waits for its WAL
+flush (HIVE_SANDBOX_COMMAND_SYNC_COMMIT=true). Turned off, the pool's sessions
+use asynchronous commit (see `create_commands_pool`): an append is still
+visible to every reader at once, so a *sandbox* crash loses nothing; only a
+crash of PostgreSQL itself can drop the last few hundred ms of command
+records. Appends run on one connection kept for them (`_append`).
 
 Every sandbox process holds a lease row in `sandbox_instances`. Running
 commands whose instance stopped heartbeating, or whose process is gone from
@@ -23,6 +23,7 @@ this host, become `lost`: they can no longer be watched, so they must not look
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -32,6 +33,7 @@ from typing import Any, Final
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 from hive.contracts.events import CommandFinished, CommandStarted, CommandState
 from hive.events import ANY, EventStore, NewEvent
@@ -135,6 +137,9 @@ class CommandRecords:
         self.pool = store.pool
         self.instance = instance
         self._workrun_streams: set[str] = set()  # existing Work Run streams never go away
+        # A pool connection kept for appends (see `_append`), and whether one is on it.
+        self._writer: PoolConnectionProxy | None = None
+        self._writer_busy = False
 
     # -- instance lease ----------------------------------------------------------------------
 
@@ -201,7 +206,41 @@ class CommandRecords:
                 lease_ttl_s,
             )
 
+    async def close(self) -> None:
+        """Hand the appends' connection back to the pool (call before closing the pool)."""
+        conn, self._writer = self._writer, None
+        if conn is not None:
+            await self.pool.release(conn)
+
     # -- writing ---------------------------------------------------------------------------------
+
+    async def _append(self, stream_id: str, events: list[NewEvent]) -> None:
+        """Append with ANY on the connection kept for command records (pooled when it is busy).
+
+        Every command ends in one append; acquiring and releasing a pool
+        connection around it (the release runs as a task of its own) costs a short
+        command about as much client-side CPU as the append itself. The kept
+        connection commits each append on its own, as a pooled one would.
+        """
+        if self._writer_busy:
+            await self.store.append(stream_id, events, ANY)
+            return
+        self._writer_busy = True
+        try:
+            if self._writer is None:
+                self._writer = await self.pool.acquire()
+            conn = self._writer
+            try:
+                await self.store.append(stream_id, events, ANY, conn=conn)
+            except BaseException:
+                # Broken, cancelled mid-statement or merely refused: the pool knows how to
+                # reset or replace a connection, so give it back and take a fresh one next time.
+                self._writer = None
+                with contextlib.suppress(Exception):
+                    await self.pool.release(conn)
+                raise
+        finally:
+            self._writer_busy = False
 
     async def _stream_for(self, command_id: str, task_id: str | None) -> str:
         if task_id is not None:
@@ -237,7 +276,7 @@ class CommandRecords:
         events = [NewEvent(started, metadata=meta)]
         if end is not None:
             events.append(_finished(row.command_id, end))
-        await self.store.append(row.stream_id, events, ANY)
+        await self._append(row.stream_id, events)
         if end is not None:
             apply_finish(row, end)
         return row.stream_id
@@ -245,7 +284,7 @@ class CommandRecords:
     async def record_finished(self, command_id: str, stream_id: str, end: Finish) -> bool:
         """Append CommandFinished; False when the command had already finished (nothing written)."""
         try:
-            await self.store.append(stream_id, [_finished(command_id, end)], ANY)
+            await self._append(stream_id, [_finished(command_id, end)])
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == ALREADY_FINISHED:
                 return False

@@ -163,6 +163,8 @@ class GovernedCommands:
         self.journal.close()
         with contextlib.suppress(Exception):
             await self.records.unregister()
+        with contextlib.suppress(Exception):  # a broken connection: the pool's close ends it
+            await self.records.close()
 
     async def _lease_loop(self) -> None:
         interval = max(0.5, self.config.lease_ttl_s / 3)
