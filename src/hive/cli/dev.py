@@ -90,9 +90,34 @@ def _base_env() -> dict[str, str]:
         "VIRTUAL_ENV",
         "PYTHONPATH",
         "HIVE_LOG_LEVEL",
-        "HIVE_MODEL_PROVIDERS",
     )
     return {k: os.environ[k] for k in keep if k in os.environ}
+
+
+GATEWAY_SETTINGS = (
+    "HIVE_MODEL_PROVIDERS",
+    "HIVE_SANDBOX_WORKSPACE_VISIBILITY",
+    "HIVE_METRICS_PUBLIC",
+    "HIVE_WORKSPACE_APPLY_RELAY_TOKEN",
+    "HIVE_WORKSPACE_APPLY_MAX_BYTES",
+)
+
+
+def gateway_env(common: dict[str, str]) -> dict[str, str]:
+    """The gateway's own settings an operator set here, and the vendor keys its providers name.
+
+    A provider's key lives in the env var its `api_key_env` names; it is handed to the
+    gateway alone (the only role that may hold vendor keys), never to the sandbox.
+    """
+    names = list(GATEWAY_SETTINGS)
+    try:
+        providers = json.loads(os.environ.get("HIVE_MODEL_PROVIDERS") or "[]")
+        names += [
+            p["api_key_env"] for p in providers if isinstance(p, dict) and p.get("api_key_env")
+        ]
+    except (ValueError, TypeError):
+        pass  # the gateway itself reports a malformed HIVE_MODEL_PROVIDERS at startup
+    return {k: os.environ[k] for k in names if k in os.environ and k not in common}
 
 
 def sandbox_env(common: dict[str, str]) -> dict[str, str]:
@@ -204,16 +229,20 @@ def _dev(args: argparse.Namespace) -> int:
                     )
                 )
             if _installed("hive.gateway.main"):
-                env = common | {
-                    "DASHBOARD_SESSION_SECRET": secret["DASHBOARD_SESSION_SECRET"],
-                    "HIVE_CREDENTIAL_KEY": secret["HIVE_CREDENTIAL_KEY"],
-                    "HIVE_BOOTSTRAP_ADMIN_PASSWORD": secret["HIVE_BOOTSTRAP_ADMIN_PASSWORD"],
-                    "HIVE_STRICT_STARTUP": "false",
-                    "HIVE_STARTUP_MIGRATION_MODE": "upgrade",
-                    "HIVE_METADATA_CREATE_ON_STARTUP": "false",
-                    "HIVE_COOKIE_SECURE": "false",
-                    "HIVE_POOL_BACKEND": os.environ.get("HIVE_POOL_BACKEND", "local"),
-                }
+                env = (
+                    common
+                    | gateway_env(common)
+                    | {
+                        "DASHBOARD_SESSION_SECRET": secret["DASHBOARD_SESSION_SECRET"],
+                        "HIVE_CREDENTIAL_KEY": secret["HIVE_CREDENTIAL_KEY"],
+                        "HIVE_BOOTSTRAP_ADMIN_PASSWORD": secret["HIVE_BOOTSTRAP_ADMIN_PASSWORD"],
+                        "HIVE_STRICT_STARTUP": "false",
+                        "HIVE_STARTUP_MIGRATION_MODE": "upgrade",
+                        "HIVE_METADATA_CREATE_ON_STARTUP": "false",
+                        "HIVE_COOKIE_SECURE": "false",
+                        "HIVE_POOL_BACKEND": os.environ.get("HIVE_POOL_BACKEND", "local"),
+                    }
+                )
                 children.append(
                     _start(
                         "gateway",
