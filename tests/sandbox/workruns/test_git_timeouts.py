@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -91,8 +92,12 @@ async def test_a_stalled_patch_computation_fails_the_attempt(
             instructions=plan({"write": {"path": "out.txt", "content": "new\n"}}),
         )
     )
-    repo = service.storage.task_dirs(created.task_id, create=False).repo
-    plant_slow_filter(repo, tmp_path / "filter.pid")  # what a hostile backend could do
+    dirs = service.storage.task_dirs(created.task_id, create=False)
+    plant_slow_filter(dirs.repo, tmp_path / "filter.pid")
+    # The worker's git puts back the seeded .git files (test_git_config_injection), so
+    # a driver an attempt writes never runs; here the pinned config itself stalls git.
+    shutil.copyfile(dirs.repo / ".git" / "config", dirs.git_trusted / "config")
+    (dirs.repo / ".gitattributes").write_text("* filter=slow\n")
     worker = Worker(service, owner="git-timeouts")
     lease = await service.leases.claim(worker.owner, 30)
     assert lease is not None and lease.task_id == created.task_id

@@ -42,6 +42,11 @@ class TaskDirs:
     scratch: Path
 
     @property
+    def git_trusted(self) -> Path:
+        """The task repo's `.git` files as the seed wrote them (beside repo/, not in it)."""
+        return self.root / "git-trusted"
+
+    @property
     def home(self) -> Path:
         """HOME of the task's governed subprocesses (inside scratch)."""
         return self.scratch / "home"

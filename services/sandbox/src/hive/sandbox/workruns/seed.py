@@ -44,9 +44,14 @@ async def seed_repo(
     requested_path: Path | None,
     archive_bytes: bytes | None,
     limits: archive.ArchiveLimits,
+    trusted: Path | None = None,
     git_timeout_s: float = git_repo.DEFAULT_TIMEOUT_S,
 ) -> Seeded:
-    """Populate the empty `repo` and commit the baseline (GitError/GitTimeout when git fails)."""
+    """Populate the empty `repo` and commit the baseline (GitError/GitTimeout when git fails).
+
+    `trusted` (outside the repo) receives the `.git` files the seed wrote, which
+    the worker's later git calls restore (git_repo.pin_trusted).
+    """
     if archive_bytes is not None:
         source: SeedSource = "archive"
         extracted = await asyncio.to_thread(archive.extract, archive_bytes, repo, limits)
@@ -65,6 +70,8 @@ async def seed_repo(
         count = size = 0
     baseline = await git_repo.commit_baseline(repo, timeout_s=git_timeout_s)
     tarball = await git_repo.baseline_tarball(repo, baseline, timeout_s=git_timeout_s)
+    if trusted is not None:
+        await asyncio.to_thread(git_repo.pin_trusted, repo, trusted)
     return Seeded(source, count, size, baseline, tarball)
 
 

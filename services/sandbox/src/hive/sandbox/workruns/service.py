@@ -285,14 +285,15 @@ class WorkRuns:
         return self.storage.task_dirs(task_id)
 
     async def _seed(
-        self, repo: Path, *, requested_path: Path | None, archive_bytes: bytes | None
+        self, dirs: TaskDirs, *, requested_path: Path | None, archive_bytes: bytes | None
     ) -> Seeded:
         try:
             return await seed_repo(
-                repo,
+                dirs.repo,
                 requested_path=requested_path,
                 archive_bytes=archive_bytes,
                 limits=self.limits,
+                trusted=dirs.git_trusted,
                 git_timeout_s=self.git_timeout_s,
             )
         except git_repo.GitError as exc:
@@ -335,7 +336,7 @@ class WorkRuns:
         dirs = self._claim_task_dir(task_id)
         try:
             seeded = await self._seed(
-                dirs.repo,
+                dirs,
                 requested_path=Path(requested) if raw is None and requested else None,
                 archive_bytes=raw,
             )
@@ -416,7 +417,7 @@ class WorkRuns:
         new_id = new_task_id()
         dirs = self._claim_task_dir(new_id)
         try:
-            seeded = await self._seed(dirs.repo, requested_path=None, archive_bytes=tarball)
+            seeded = await self._seed(dirs, requested_path=None, archive_bytes=tarball)
             created = DevTaskCreated(
                 task_id=new_id,
                 project_id=state.project_id,

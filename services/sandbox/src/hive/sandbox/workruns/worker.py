@@ -310,10 +310,17 @@ class Worker:
             else:
                 try:
                     patch = await git_repo.diff_against(
-                        dirs.repo, state.baseline_commit, timeout_s=service.git_timeout_s
+                        dirs.repo,
+                        state.baseline_commit,
+                        trusted=dirs.git_trusted,
+                        timeout_s=service.git_timeout_s,
                     )
                 except git_repo.GitError as exc:
                     outcome, reason = "failed", f"could not compute the patch: {exc.stderr[:300]}"
+                if patch is not None and patch.repaired:
+                    # Kept on the attempt for the reviewer: it rewrote git's own config.
+                    restored = "restored the seeded .git state before computing the patch: "
+                    reason = "; ".join(filter(None, [reason, restored + ", ".join(patch.repaired)]))
                 if patch is not None and not patch.diff:
                     patch = None
         await service.finish_attempt(task_id, attempt_no, outcome, reason, patch=patch)
