@@ -8,16 +8,15 @@ end, so parallel sessions (and developers' `hive dev`) never collide.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from hive.events import EventStore, create_pool, migrate
+from hive.events import EventStore, create_pool
 from hive.events.database import resolve_database_url, with_database
+from tests.support.databases import create_database, drop_database, migrated_database
 
 REPO = Path(__file__).resolve().parent
 
@@ -31,43 +30,22 @@ def server_url() -> Iterator[str]:
         embedded.stop()
 
 
-async def _create_database(server_url: str, prefix: str) -> str:
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name
-
-
-async def _drop_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
     """A database migrated to head, private to this test session."""
-    name = await _create_database(server_url, "hive_test")
-    url = with_database(server_url, name)
-    await migrate.upgrade_async(url)
-    yield url
-    await _drop_database(server_url, name)
+    async with migrated_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture
 async def empty_database(server_url: str) -> AsyncIterator[Callable[[], str]]:
     """A fresh database with no schema at all (for migration tests)."""
     created: list[str] = []
-    name = await _create_database(server_url, "hive_empty")
+    name = await create_database(server_url, "hive_empty")
     created.append(name)
     yield lambda: with_database(server_url, name)
     for n in created:
-        await _drop_database(server_url, n)
+        await drop_database(server_url, n)
 
 
 @pytest.fixture(scope="session")

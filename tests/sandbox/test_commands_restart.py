@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from tests.sandbox.test_commands_execution import run, wait_gone
+from tests.support.databases import migrated_database
 from tests.support.sandbox_server import SandboxServer
 
 PY = "python3"
 SLEEPER = "import os, time; print(os.getpid(), flush=True); time.sleep(300)"
+
+
+@pytest.fixture(scope="module")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """This module's own database: a sandbox of another test on the session database
+    would reap these crashed commands first, measuring their logs under its own root."""
+    async with migrated_database(server_url, "hive_restart") as url:
+        yield url
 
 
 def _start_sleeper(server: SandboxServer) -> tuple[str, int]:
