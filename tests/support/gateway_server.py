@@ -17,19 +17,17 @@ expected to refuse to start and returns its exit code and output.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
-from tests.support.sandbox_server import SECRET, free_port
+from tests.support.sandbox_server import SECRET
+from tests.support.service_process import ServiceProcess, free_port, spawn
 
 ADMIN_PASSWORD = "canary-admin-password-5d1e9b"
 # Secrets the gateway holds; none of them may ever appear in its output.
@@ -69,8 +67,10 @@ def granian(role: str, port: int) -> list[str]:
 
 
 @dataclass
-class GatewayServer:
+class GatewayServer(ServiceProcess):
     """One gateway process tree started by a test."""
+
+    role: ClassVar[str] = "gateway"
 
     port: int
     proc: subprocess.Popen[bytes]
@@ -79,11 +79,6 @@ class GatewayServer:
     secret: str = SECRET
     admin_password: str = ADMIN_PASSWORD
     _clients: list[httpx.Client] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
 
     @classmethod
     def start(
@@ -101,15 +96,7 @@ class GatewayServer:
         port = free_port()
         full_env = {**base_env(database_url, tmp / "workspace", sandbox_url), **(env or {})}
         log_path = tmp / f"gateway-{port}.log"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                granian(role, port),
-                env=full_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = spawn(granian(role, port), full_env, log_path)
         server = cls(port, proc, log_path, full_env)
         server.wait_ready(ready_timeout_s)
         return server
@@ -127,28 +114,6 @@ class GatewayServer:
             timeout=timeout_s,
         )
         return proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace")
-
-    def wait_ready(self, timeout_s: float) -> None:
-        """Poll /healthz until 200; raise with the log when the process dies or times out."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited {self.proc.returncode}:\n{self.read_log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"gateway not ready in {timeout_s}s:\n{self.read_log()}")
-
-    def read_log(self) -> str:
-        """Everything the gateway wrote so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """A plain httpx client on this gateway (closed when the server stops)."""
@@ -179,26 +144,8 @@ class GatewayServer:
         doc: dict[str, Any] = r.json()
         return doc
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self._close_clients()
-
-    def stop(self, timeout_s: float = 20.0) -> int:
-        """SIGTERM (graceful drain), SIGKILL after `timeout_s`; the exit code."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._close_clients()
-        return int(self.proc.returncode)
-
-    def _close_clients(self) -> None:
+    def on_stopped(self) -> None:
+        """Close the clients handed out by `client()` / `login()`."""
         for client in self._clients:
             client.close()
         self._clients.clear()

@@ -19,18 +19,18 @@ memory a test measures).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
+
+from tests.support.service_process import ServiceProcess, free_port, spawn
 
 SECRET = "test-internal-secret-not-for-production"
 # Values that must never show up in a governed child's environment or output.
@@ -48,13 +48,6 @@ CANARY_ENV: Mapping[str, str] = {
 }
 
 
-def free_port() -> int:
-    """An ephemeral loopback port that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:
@@ -67,8 +60,10 @@ def _children(pid: int) -> list[int]:
 
 
 @dataclass
-class SandboxServer:
+class SandboxServer(ServiceProcess):
     """One sandbox process tree started by a test."""
+
+    role: ClassVar[str] = "sandbox"
 
     database_url: str
     root: Path
@@ -80,11 +75,6 @@ class SandboxServer:
     secret: str = SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
     launcher: tuple[str, ...] = ()
-
-    @property
-    def url(self) -> str:
-        """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
 
     @classmethod
     def start(
@@ -122,42 +112,15 @@ class SandboxServer:
         if "VIRTUAL_ENV" in os.environ:
             full_env["VIRTUAL_ENV"] = os.environ["VIRTUAL_ENV"]
         log_path = root.parent / f"sandbox-{port}.log"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [*launcher, *granian_argv("sandbox", "127.0.0.1", port)],
-                env=full_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = spawn([*launcher, *granian_argv("sandbox", "127.0.0.1", port)], full_env, log_path)
         server = cls(database_url, root, full_env, port, proc, log_path, canaries, SECRET,
                      dict(env or {}), tuple(launcher))  # fmt: skip
         server.wait_ready(ready_timeout_s)
         return server
 
-    def wait_ready(self, timeout_s: float) -> None:
-        """Poll /healthz until status ok; raise with the server log when it dies or times out."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sandbox exited {self.proc.returncode}:\n{self.read_log()}")
-            try:
-                r = httpx.get(self.url + "/healthz", timeout=2)
-                if r.status_code == 200 and r.json().get("status") == "ok":
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"sandbox not ready in {timeout_s}s:\n{self.read_log()}")
-
-    def read_log(self) -> str:
-        """The server's combined stdout/stderr so far."""
-        try:
-            return self.log_path.read_text(errors="replace")[-20000:]
-        except OSError:
-            return ""
+    def is_ready(self, response: httpx.Response) -> bool:
+        """Ready once /healthz says `ok` (the database is connected)."""
+        return response.status_code == 200 and response.json().get("status") == "ok"
 
     def client(self, *, auth: bool = True, timeout: float = 30.0) -> httpx.Client:
         """An httpx client on this server (with X-Internal-Secret unless auth=False)."""
@@ -178,22 +141,6 @@ class SandboxServer:
                 return kids[0]
             time.sleep(0.05)
         return self.proc.pid
-
-    def kill(self) -> None:
-        """SIGKILL the server's whole process group: a crash, no shutdown hooks run."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        """SIGTERM (graceful shutdown), SIGKILL if it does not end in `timeout_s`."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def restart(self) -> SandboxServer:
         """A new server on the same root, database, port-less env (after kill() or stop())."""
