@@ -449,6 +449,10 @@ class GovernedCommands:
     def _finished(self, cmd: LiveCommand) -> None:
         cmd.done.set()
         # Keep finished commands briefly for fast status reads; the row is the truth.
+        # The process itself is reaped and its logs closed: drop the Popen, the pumps
+        # and their futures now, or a minute of commands keeps them all alive and
+        # every full garbage collection walks them (tens of ms at a few hundred/s).
+        cmd.proc = None
         asyncio.get_running_loop().call_later(60.0, self._forget, cmd.row.command_id, cmd)
 
     async def _record_finished(self, cmd: LiveCommand, end: Finish) -> None:
