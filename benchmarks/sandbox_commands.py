@@ -139,7 +139,9 @@ def start_peer(exe: Path, root: Path, token: str) -> tuple[subprocess.Popen[byte
     log = root / "swerex.log"
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            [str(exe), "--host", "127.0.0.1", "--port", str(port), "--auth-token", token],
+            # `=`: a token_urlsafe secret may start with "-", which argparse would take
+            # for an option (about one run in 64 failed to start the peer).
+            [str(exe), "--host", "127.0.0.1", "--port", str(port), f"--auth-token={token}"],
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root)},
             stdout=fh,
             stderr=subprocess.STDOUT,
