@@ -179,6 +179,26 @@ def test_an_executable_that_cannot_start_is_failed_to_start(
     assert "Exec format error" in r.json()["reason"]
 
 
+def test_more_than_a_pipe_of_output_at_once_on_both_streams_is_kept_exactly(
+    sandbox: httpx.Client,
+) -> None:
+    # Pipes join the event loop only after a short delay (a quick command's are read
+    # after its exit): a command that fills both at once must still run to the end.
+    code = (
+        "import os; chunk = b'x' * (3 << 20); os.write(1, chunk); os.write(2, chunk);"
+        "os.write(1, b'end')"
+    )
+    status = run(sandbox, [PY, "-c", code], timeout_s=60)
+    assert status["state"] == "exited" and status["exit_code"] == 0
+    assert status["stdout"]["size_bytes"] == (3 << 20) + 3
+    assert status["stderr"]["size_bytes"] == 3 << 20
+    tail = sandbox.get(
+        f"/commands/{status['command_id']}/log",
+        params={"stream": "stdout", "offset": 3 << 20, "limit": 16},
+    )
+    assert tail.content == b"end"
+
+
 def test_preview_keeps_head_and_tail(sandbox: httpx.Client) -> None:
     code = "for i in range(20000): print(f'line {i:05d}')"
     status = run(sandbox, [PY, "-c", code])

@@ -8,7 +8,10 @@ bounded chunks, so output never accumulates in the sandbox's memory however
 much a command writes. Past the per-stream cap the log says so once, the rest
 is counted and dropped.
 
-Exit is observed through a pidfd (no SIGCHLD handler, no watcher thread). When
+Exit is observed through a pidfd (no SIGCHLD handler, no watcher thread). The
+pipes join the event loop only if the process is still running after
+`WATCH_PIPES_AFTER_S` (a pipe holds a MiB, so nothing blocks meanwhile); a
+command that ends sooner has its pipes read to EOF right after its exit. When
 the leader exits, whatever is left of its process group is killed at once: a
 governed command leaves nothing running behind it. A descendant that escaped
 the group with setsid() but still holds an output pipe is found through
@@ -32,6 +35,9 @@ from typing import Final
 
 READ_CHUNK: Final = 1 << 20
 PIPE_SIZE: Final = 1 << 20
+# Registering and unregistering two pipes with the event loop costs a short
+# command more than reading them once after its exit.
+WATCH_PIPES_AFTER_S: Final = 0.002
 _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -62,7 +68,7 @@ def apply_limits(pid: int, limits: ResourceLimits) -> None:
     loader) before the caps land; that window cannot open a meaningful number
     of files or allocate a meaningful amount of memory.
     """
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = _NOFILE_HARD
     n = limits.nofile if hard == resource.RLIM_INFINITY else min(limits.nofile, hard)
     caps = [(resource.RLIMIT_NOFILE, (n, n)), (resource.RLIMIT_CORE, (0, 0))]
     if limits.memory_bytes:
@@ -74,13 +80,16 @@ def apply_limits(pid: int, limits: ResourceLimits) -> None:
             resource.prlimit(pid, which, value)
 
 
+# The sandbox never changes its own open-files limit: read it once, not per spawn.
+_NOFILE_HARD: Final = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
 class LogPump:
     """Drains one pipe into a log file, keeping at most `cap` bytes of output."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, read_fd: int, path: Path, cap: int) -> None:
         self.loop = loop
         self.fd = read_fd
-        self.pipe_inode = os.fstat(read_fd).st_ino
         self.path = path
         self.cap = cap
         self.size = 0
@@ -91,8 +100,31 @@ class LogPump:
         # Opened on the first byte: a silent command costs no file (nor directory).
         self._file: int | None = None
         self.write_error: str | None = None
+        self._watched = False
         os.set_blocking(read_fd, False)
-        loop.add_reader(read_fd, self._on_readable)
+
+    def watch(self) -> None:
+        """Drain the pipe from the event loop as output arrives."""
+        if not self._watched and not self.closed.done():
+            self._watched = True
+            self.loop.add_reader(self.fd, self._on_readable)
+
+    def read_available(self) -> bool:
+        """Read what the pipe holds now; True once it reached EOF (and is closed).
+
+        Bounded: a writer that keeps the pipe full is left to the event loop.
+        """
+        for _ in range(2 * PIPE_SIZE // READ_CHUNK + 1):
+            if self.closed.done() or not self._read_once():
+                break
+        return self.closed.done()
+
+    def pipe_inode(self) -> int | None:
+        """The pipe's inode (None once closed): identifies who else holds it."""
+        try:
+            return os.fstat(self.fd).st_ino if not self.closed.done() else None
+        except OSError:
+            return None
 
     @property
     def omitted(self) -> int:
@@ -116,15 +148,19 @@ class LogPump:
         return len(data) - len(view)
 
     def _on_readable(self) -> None:
+        self._read_once()
+
+    def _read_once(self) -> bool:
+        """One read into the log; False when the pipe had nothing to give right now."""
         try:
             data = os.read(self.fd, READ_CHUNK)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         if not data:
             self.close()
-            return
+            return True
         room = self.cap - self.kept
         self.size += len(data)
         if room > 0:
@@ -135,12 +171,14 @@ class LogPump:
                     f"\n[hive: log cap of {self.cap} bytes reached; further output "
                     "is counted but not kept]\n".encode()
                 )
+        return True
 
     def close(self) -> None:
         """Stop reading; note omitted bytes at the end of the log; close both ends."""
         if self.closed.done():
             return
-        self.loop.remove_reader(self.fd)
+        if self._watched:
+            self.loop.remove_reader(self.fd)
         with contextlib.suppress(OSError):
             os.close(self.fd)
         try:
@@ -237,12 +275,17 @@ class GovernedProcess:
         self.loop = loop
         self.exited: asyncio.Future[int] = loop.create_future()
         self._pidfd: int | None = None
+        self._watch_pipes = loop.call_later(WATCH_PIPES_AFTER_S, self._start_pumps)
         try:
             self._pidfd = os.pidfd_open(self.pid)
         except (AttributeError, OSError):
             loop.create_task(self._wait_in_thread())
         else:
             loop.add_reader(self._pidfd, self._on_exit)
+
+    def _start_pumps(self) -> None:
+        self.stdout.watch()
+        self.stderr.watch()
 
     @classmethod
     def spawn(
@@ -303,6 +346,12 @@ class GovernedProcess:
     def _exited(self, code: int) -> None:
         # The leader is gone: nothing of its group may outlive it.
         self.kill_group(signal.SIGKILL)
+        # Its pipes are closed on its side: read them out now; one still held open
+        # (by a descendant that escaped the group) is watched until `drain` gives up.
+        self._watch_pipes.cancel()
+        for pump in (self.stdout, self.stderr):
+            if not pump.read_available():
+                pump.watch()
         if not self.exited.done():
             self.exited.set_result(code)
 
@@ -344,7 +393,7 @@ class GovernedProcess:
             return
         _, pending = await asyncio.wait(waiting, timeout=timeout_s)
         if pending:
-            inodes = {p.pipe_inode for p in pumps if not p.closed.done()}
+            inodes = {i for p in pumps if (i := p.pipe_inode()) is not None}
             for pid in await asyncio.to_thread(_pipe_holders, inodes):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
@@ -354,6 +403,7 @@ class GovernedProcess:
 
     def abandon(self) -> None:
         """Forget the process without waiting (shutdown after a failed stop)."""
+        self._watch_pipes.cancel()
         if self._pidfd is not None:
             self.loop.remove_reader(self._pidfd)
             os.close(self._pidfd)

@@ -121,6 +121,13 @@ class GovernedCommands:
         # Task-less commands share one scratch (HOME, TMPDIR, default cwd): making
         # three directories per command costs more than running `true`.
         self.shared_scratch = storage.commands_root / ".scratch"
+        # Built once: Path joins are a measurable part of a short command's round trip.
+        self._shared_dirs = (
+            self.shared_scratch / "work",
+            [storage.commands_root],
+            self.shared_scratch / "home",
+            self.shared_scratch / "tmp",
+        )
         self.live: dict[str, LiveCommand] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._lease_task: asyncio.Task[None] | None = None
@@ -282,9 +289,7 @@ class GovernedCommands:
             task = self.storage.task_dirs(task_id)
             default_cwd, roots, home, tmp = task.repo, [task.root], task.home, task.tmp
         else:
-            scratch = self.shared_scratch
-            default_cwd, roots = scratch / "work", [self.storage.commands_root]
-            home, tmp = scratch / "home", scratch / "tmp"
+            default_cwd, roots, home, tmp = self._shared_dirs
         resolved = self.policy.check(
             list(argv) if isinstance(argv, tuple) else argv,
             None if cwd is None else str(cwd),
@@ -296,21 +301,22 @@ class GovernedCommands:
             command_id, task_id, attempt_no, resolved.argv, str(resolved.cwd), timeout,
             self.records.instance.instance_id, utcnow(),
         )  # fmt: skip
+        stdout_path, stderr_path = cmd_dirs.stdout, cmd_dirs.stderr
         try:
             proc = GovernedProcess.spawn(
                 resolved.argv,
                 executable=resolved.executable,
                 cwd=resolved.cwd,
                 env=env,
-                stdout_path=cmd_dirs.stdout,
-                stderr_path=cmd_dirs.stderr,
+                stdout_path=stdout_path,
+                stderr_path=stderr_path,
                 log_cap=self.config.log_cap_bytes,
                 limits=self.config.limits,
             )
         except SpawnFailed as exc:
             return await self._failed_to_start(row, str(exc))
         row.pid = proc.pid
-        cmd = LiveCommand(row, proc, cmd_dirs.stdout, cmd_dirs.stderr)
+        cmd = LiveCommand(row, proc, stdout_path, stderr_path)
         self.live[command_id] = cmd
         self.journal.write(_journal_entry(row))
         try:
@@ -318,7 +324,7 @@ class GovernedCommands:
             # records its start and end, and the caller gets its final status.
             settle_s = min(self.config.settle_s, timeout)
             if settle_s > 0 and not proc.exited.done():
-                await asyncio.wait((proc.exited,), timeout=settle_s)
+                await _settle(proc.exited, settle_s)
             if proc.exited.done():
                 await proc.drain()
                 end = self._end_for(cmd, proc.exited.result())
@@ -619,6 +625,24 @@ _TRANSIENT: Final = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
 )
+
+
+async def _settle(exited: asyncio.Future[int], timeout_s: float) -> None:
+    """Wait until `exited` is done or `timeout_s` passed (asyncio.wait for one future, leaner)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(timeout_s, wake)
+    exited.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        exited.remove_done_callback(wake)
 
 
 def _journal_entry(row: CommandRow, end: Finish | None = None) -> PendingSpawn:
