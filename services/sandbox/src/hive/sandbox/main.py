@@ -96,8 +96,8 @@ def build_commands(
 ) -> GovernedCommands:
     """GovernedCommands wired from settings (Work Runs reach it as app.state.commands).
 
-    `store` should sit on the commands pool (`create_commands_pool`): command
-    records use asynchronous commit, the rest of the sandbox does not.
+    `store` should sit on the commands pool (`create_commands_pool`), whose commit
+    mode HIVE_SANDBOX_COMMAND_SYNC_COMMIT sets (synchronous by default).
     """
     return GovernedCommands(
         storage=storage,
