@@ -17,8 +17,17 @@ import pytest
 from hive.events import EventStore, create_pool
 from hive.events.database import resolve_database_url, with_database
 from tests.support.databases import create_database, drop_database, migrated_database
+from tests.support.service_process import ServiceProcess
 
 REPO = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_service_outlives_the_session() -> Iterator[None]:
+    """Service processes are session-scoped at most: kill what a test left running."""
+    yield
+    if left := ServiceProcess.stop_leftovers():
+        print(f"\nstopped service processes a test left running: {', '.join(left)}")
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,24 @@ class ServiceProcess:
     """Readiness, logs and signals of one service process tree."""
 
     role: ClassVar[str]
+    # Every service a test started, so the session can stop what a failed test (or a
+    # fixture that lost track, e.g. of a restart) left running: see `stop_leftovers`.
+    started: ClassVar[list[ServiceProcess]] = []
     port: int
     proc: subprocess.Popen[bytes]
     log_path: Path
+
+    def __post_init__(self) -> None:
+        ServiceProcess.started.append(self)
+
+    @classmethod
+    def stop_leftovers(cls) -> list[str]:
+        """SIGKILL every started service still running; their URLs."""
+        left = [s for s in cls.started if s.proc.poll() is None]
+        for service in left:
+            service.kill()
+        cls.started.clear()
+        return [f"{s.role} {s.url}" for s in left]
 
     @property
     def url(self) -> str:
