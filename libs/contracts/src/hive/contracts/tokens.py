@@ -107,3 +107,13 @@ def require_scope(claims: TaskTokenClaims, scope: str) -> None:
     """Raise TokenError(`token_scope`) unless the token carries `scope`."""
     if scope not in claims.scopes:
         raise TokenError("token_scope", f"task token lacks scope {scope}")
+
+
+def revocation_subjects(task_id: str | None, agent_id: str | None) -> list[str]:
+    """The subjects (`task:<id>`, `agent:<id>`) under which a token can be revoked wholesale."""
+    out = []
+    if task_id is not None:
+        out.append(f"task:{task_id}")
+    if agent_id is not None:
+        out.append(f"agent:{agent_id}")
+    return out

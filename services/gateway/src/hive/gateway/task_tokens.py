@@ -19,25 +19,17 @@ from hive.contracts.tokens import (
     TokenError,
     issue,
     require_scope,
+    revocation_subjects,
     sandbox_task_scope,
     verify,
 )
+from hive.events import token_revocations
 
 SANDBOX_TASK_PREFIX = "sandbox:task:"
 
 
 class TokenRequestError(ValueError):
     """The request asks for something a token may not carry (mapped to 422)."""
-
-
-def subjects(task_id: str | None, agent_id: str | None) -> list[str]:
-    """The revocation subjects a token belongs to."""
-    out = []
-    if task_id is not None:
-        out.append(f"task:{task_id}")
-    if agent_id is not None:
-        out.append(f"agent:{agent_id}")
-    return out
 
 
 class TaskTokenService:
@@ -92,16 +84,7 @@ class TaskTokenService:
     async def is_revoked(self, claims: TaskTokenClaims) -> bool:
         """True when the token's jti, or its task/agent, was revoked after it was issued."""
         async with self.pool.acquire() as conn:
-            return bool(
-                await conn.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM task_token_revocations WHERE jti = $1) "
-                    "OR EXISTS (SELECT 1 FROM task_token_revocations "
-                    "WHERE subject = ANY($2::text[]) AND issued_before >= to_timestamp($3))",
-                    claims.jti,
-                    subjects(claims.task_id, claims.agent_id),
-                    claims.iat,
-                )
-            )
+            return await token_revocations.is_revoked(conn, claims)
 
     async def revoke_jti(self, jti: str, reason: str | None = None) -> None:
         """Revoke one token (idempotent)."""
@@ -119,7 +102,7 @@ class TaskTokenService:
         self, *, task_id: str | None, agent_id: str | None, reason: str | None = None
     ) -> datetime:
         """Revoke every token of a task or agent issued up to now (whole seconds)."""
-        found = subjects(task_id, agent_id)
+        found = revocation_subjects(task_id, agent_id)
         if len(found) != 1:
             raise TokenRequestError("name exactly one of task_id or agent_id")
         now = datetime.now(UTC)

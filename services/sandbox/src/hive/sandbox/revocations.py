@@ -3,8 +3,8 @@
 The sandbox verifies a token's signature and expiry offline (`hive.contracts.tokens`);
 whether the gateway revoked it since is a row in `task_token_revocations` (migration
 0004), by `jti` or by subject (`task:<id>` / `agent:<id>`, every token issued up to
-`issued_before`). The rule mirrors `hive.gateway.task_tokens.TaskTokenService.is_revoked`
-(services share the database, not code). Each token's answer is reused for
+`issued_before`). The rule itself is `hive.events.token_revocations.is_revoked`, shared with the
+gateway. Each token's answer is reused for
 `ttl_s`, so a busy attempt costs one indexed query every few seconds, and a
 revocation takes effect at most `ttl_s` after the row lands.
 """
@@ -17,22 +17,7 @@ from collections.abc import Callable
 import asyncpg
 
 from hive.contracts.tokens import TaskTokenClaims
-
-_QUERY = (
-    "SELECT EXISTS (SELECT 1 FROM task_token_revocations WHERE jti = $1) "
-    "OR EXISTS (SELECT 1 FROM task_token_revocations "
-    "WHERE subject = ANY($2::text[]) AND issued_before >= to_timestamp($3))"
-)
-
-
-def subjects(claims: TaskTokenClaims) -> list[str]:
-    """The revocation subjects a token belongs to."""
-    out = []
-    if claims.task_id is not None:
-        out.append(f"task:{claims.task_id}")
-    if claims.agent_id is not None:
-        out.append(f"agent:{claims.agent_id}")
-    return out
+from hive.events import token_revocations
 
 
 class RevocationCheck:
@@ -59,7 +44,7 @@ class RevocationCheck:
         if hit is not None and now - hit[1] < self.ttl_s:
             return hit[0]
         async with self.pool.acquire() as conn:
-            revoked = bool(await conn.fetchval(_QUERY, claims.jti, subjects(claims), claims.iat))
+            revoked = await token_revocations.is_revoked(conn, claims)
         if len(self._seen) >= self.max_entries:
             self._forget_old(now)
         self._seen[claims.jti] = (revoked, now)
