@@ -27,3 +27,25 @@ install_codex() {
   echo "$want" >"$dest/.lock-sha256"
 }
 install_codex
+
+# hive-confine, the launcher in front of every governed process (services/sandbox/native):
+# built from our own C source into .tools/bin, static so it loads fast and works in any
+# image. Rebuilt when the source changes (the stamp is its sha256).
+install_confine() {
+  local src=services/sandbox/native/hive-confine.c dest=.tools/bin/hive-confine
+  local want have
+  want=$(sha256sum "$src" | cut -d' ' -f1)
+  have=$(cat "$dest.sha256" 2>/dev/null || true)
+  if [[ "$want" == "$have" && -x "$dest" ]]; then
+    return 0
+  fi
+  if ! command -v cc >/dev/null || [[ ! -e /usr/lib/x86_64-linux-gnu/libc.a && ! -e /usr/lib/aarch64-linux-gnu/libc.a ]]; then
+    echo "install-tools: installing a C compiler for hive-confine" >&2
+    apt-get update -qq && apt-get install -y -qq gcc libc6-dev >/dev/null
+  fi
+  mkdir -p "$(dirname "$dest")"
+  cc -O2 -Wall -Wextra -Werror -static -o "$dest.tmp" "$src"
+  mv "$dest.tmp" "$dest"
+  echo "$want" >"$dest.sha256"
+}
+install_confine

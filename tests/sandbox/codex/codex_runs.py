@@ -44,7 +44,29 @@ def codex_pid(http: httpx.Client, task_id: str, attempt_no: int = 1) -> int:
                 return int(p["pid"])
         return None
 
-    return int(wait_for("the Codex process", probe))
+    return governed_pid(int(wait_for("the Codex process", probe)))
+
+
+def governed_pid(pid: int) -> int:
+    """The governed process behind a recorded pid: a confined process is recorded by its
+    launcher (hive-confine), whose one child is the program itself."""
+
+    def child() -> int | None:
+        try:
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            return None
+        if not argv0.endswith(b"hive-confine"):
+            return pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if not children:
+            return None
+        grandchild = int(children[0])
+        # The child is the launcher's fork until it has exec'd the program.
+        exe = Path(f"/proc/{grandchild}/cmdline").read_bytes().split(b"\0", 1)[0]
+        return None if exe.endswith(b"hive-confine") else grandchild
+
+    return int(wait_for("the governed process behind its launcher", child))
 
 
 def proc_environ(pid: int) -> dict[str, str]:

@@ -107,6 +107,7 @@ def test_two_replicas_share_twenty_runs_and_survive_a_kill(workrun_db: str, tmp_
                 t: wait_status(http, t, in_state("awaiting_review"), timeout_s=90) for t in ids
             }
             listed = http.get("/dev-tasks", params={"project_id": "rep-0"}).json()
+            assert isinstance(listed, list), listed
             assert {t["task_id"] for t in listed} == set(ids[0::2])
 
             for task_id in ids:

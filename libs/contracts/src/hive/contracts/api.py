@@ -225,6 +225,9 @@ class SandboxHealth(msgspec.Struct, kw_only=True):
     coding_backend: str | None = None
     codex: dict[str, Any] | None = None
     worker: str | None = None
+    confinement: dict[str, Any] | None = None
+    """What confines governed processes: Landlock ABI, filesystem, network, scopes,
+    dies-with-supervisor, capabilities, `in_force`, and `missing` (what is not)."""
 
 
 class GatewayHealth(msgspec.Struct, kw_only=True):

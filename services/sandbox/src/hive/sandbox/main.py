@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -34,6 +36,13 @@ from hive.sandbox.commands import (
     default_policy,
 )
 from hive.sandbox.commands.records import create_commands_pool
+from hive.sandbox.confinement import (
+    Confinement,
+    ConfinementUnavailable,
+    make_non_dumpable,
+    toolchain_paths,
+)
+from hive.sandbox.environment import base_path
 from hive.sandbox.revocations import RevocationCheck
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
@@ -52,6 +61,16 @@ def _fail(reason: str) -> None:
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Connect the database, then start the services (and stop them in reverse)."""
     settings: SandboxSettings = app.state.settings
+    # Before anything reads a secret into memory: no core, no /proc/<pid>/mem or
+    # environ, no ptrace of this process without CAP_SYS_PTRACE.
+    confinement = build_confinement(settings, services_non_dumpable=make_non_dumpable())
+    try:
+        confinement.require()
+    except ConfinementUnavailable as exc:
+        _fail(str(exc))
+    app.state.confinement = confinement
+    if not confinement.status.in_force:
+        log.warning("governed processes are NOT fully confined: %s", confinement.status.missing)
     if settings.database_url is None:
         _fail("DATABASE_URL is required (task metadata and events are persisted)")
     assert settings.database_url is not None
@@ -72,11 +91,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     commands_pool = await create_commands_pool(
         settings.database_url, sync_commit=settings.command_sync_commit
     )
-    commands = build_commands(settings, storage, EventStore(commands_pool))
+    commands = build_commands(settings, storage, EventStore(commands_pool), confinement)
     app.state.commands = commands
     await commands.open()  # marks commands of a dead predecessor `lost`
     workruns = await start_work_runs(
-        settings, app.state.store, commands=GovernedCommandRunner(commands)
+        settings,
+        app.state.store,
+        commands=GovernedCommandRunner(commands),
+        confinement=confinement,
     )
     app.state.workruns = workruns.service
     app.state.worker_status = "running" if workruns.worker else "disabled"
@@ -89,10 +111,32 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await commands.close()
         await commands_pool.close()
         await pool.close()
+        confinement.close()
+
+
+def build_confinement(settings: SandboxSettings, *, services_non_dumpable: bool) -> Confinement:
+    """The confinement of governed processes, granting read access to the toolchain.
+
+    Read-only grants: every PATH entry and the installation of each allowlisted
+    program and of Codex (see `toolchain_paths`), and this interpreter's import
+    path (the relay helper runs `python -m hive.sandbox.relay_helper`).
+    """
+    programs = [
+        *settings.command_allowlist,
+        settings.codex.bin or str(codex_install.pinned_binary()),
+    ]
+    reads = toolchain_paths(base_path(), programs)
+    reads += [Path(p) for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
+    return Confinement(
+        settings.confinement, read_paths=reads, services_non_dumpable=services_non_dumpable
+    )
 
 
 def build_commands(
-    settings: SandboxSettings, storage: SandboxStorage, store: EventStore
+    settings: SandboxSettings,
+    storage: SandboxStorage,
+    store: EventStore,
+    confinement: Confinement | None = None,
 ) -> GovernedCommands:
     """GovernedCommands wired from settings (Work Runs reach it as app.state.commands).
 
@@ -103,6 +147,7 @@ def build_commands(
         storage=storage,
         records=CommandRecords(store, Instance.current(str(storage.root))),
         policy=default_policy(settings.command_allowlist, settings.registry_allowlist, storage),
+        confinement=confinement,
         config=CommandsConfig(
             log_cap_bytes=settings.log_cap_bytes,
             preview_bytes=settings.preview_bytes,

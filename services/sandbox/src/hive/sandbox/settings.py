@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from hive.sandbox.codex.settings import CodexSettings
+from hive.sandbox.confinement import DEFAULT_EGRESS_PORTS, DEFAULT_LAUNCHER, ConfinementSettings
 from hive.sandbox.workruns.settings import WorkRunSettings
 
 DEFAULT_COMMAND_ALLOWLIST = (
@@ -65,6 +66,9 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
     token_revocation_cache_s: float = 2.0
     """HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S: how long a task token's revocation check is
     reused (0 to 10 s): a revoked token is refused at most this long after the row lands."""
+    confinement: ConfinementSettings = msgspec.field(default_factory=ConfinementSettings)
+    """HIVE_SANDBOX_REQUIRE_CONFINEMENT, HIVE_SANDBOX_CONFINEMENT, HIVE_SANDBOX_CONFINE_BIN,
+    HIVE_SANDBOX_EGRESS_PORTS, HIVE_SANDBOX_CONFINE_READ_PATHS: see hive.sandbox.confinement."""
     codex: CodexSettings = msgspec.field(default_factory=CodexSettings)
     workruns: WorkRunSettings = msgspec.field(default_factory=WorkRunSettings)
 
@@ -98,10 +102,11 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
         revocation_cache = num("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S", 2.0)
         if revocation_cache is None or not 0 <= revocation_cache <= 10:
             raise ValueError("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S must be between 0 and 10")
+        root = Path(e.get("HIVE_SANDBOX_ROOT", "/sandbox")).absolute()
         return cls(
             database_url=e.get("DATABASE_URL") or None,
             internal_secret=secret,
-            root=Path(e.get("HIVE_SANDBOX_ROOT", "/sandbox")).absolute(),
+            root=root,
             gateway_url=e.get("HIVE_GATEWAY_URL") or None,
             sandbox_url=e.get("HIVE_SANDBOX_URL") or None,
             command_allowlist=_csv(
@@ -124,9 +129,49 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
             worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),
             token_revocation_cache_s=revocation_cache,
+            confinement=_confinement(e, root),
             codex=CodexSettings.from_env(e),
             workruns=WorkRunSettings.from_env(e),
         )
+
+
+def _flag(e: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = e.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _confinement(e: Mapping[str, str], root: Path) -> ConfinementSettings:
+    raw_ports = e.get("HIVE_SANDBOX_EGRESS_PORTS")
+    ports = DEFAULT_EGRESS_PORTS
+    if raw_ports is not None:
+        try:
+            ports = tuple(int(p) for p in _csv(raw_ports))
+        except ValueError as exc:
+            raise ValueError(
+                f"HIVE_SANDBOX_EGRESS_PORTS must be comma-separated port numbers, got {raw_ports!r}"
+            ) from exc
+        if any(not 0 < p < 65536 for p in ports):
+            raise ValueError(f"HIVE_SANDBOX_EGRESS_PORTS: ports are 1-65535, got {raw_ports!r}")
+    reads = tuple(Path(p) for p in _csv(e.get("HIVE_SANDBOX_CONFINE_READ_PATHS", "")))
+    if any(not p.is_absolute() for p in reads):
+        raise ValueError("HIVE_SANDBOX_CONFINE_READ_PATHS takes absolute paths")
+    protected = [root]
+    if data := e.get("HIVE_DATA_DIR"):
+        protected.append(Path(data).absolute())
+    return ConfinementSettings(
+        required=_flag(e, "HIVE_SANDBOX_REQUIRE_CONFINEMENT", False),
+        enabled=_flag(e, "HIVE_SANDBOX_CONFINEMENT", True),
+        launcher=Path(e.get("HIVE_SANDBOX_CONFINE_BIN") or DEFAULT_LAUNCHER),
+        egress_ports=ports,
+        extra_read_paths=reads,
+        protected_paths=tuple(protected),
+    )
 
 
 class _ReadLog(Mapping[str, str]):

@@ -114,6 +114,21 @@ def _internal_only(request: Request[Any, Any, Any]) -> None:
         raise HiveHTTPError(403, ErrorCode.FORBIDDEN, "this route needs the internal secret")
 
 
+def _reviewer(request: Request[Any, Any, Any]) -> WorkRuns:
+    """Review and recovery belong to operators: only the internal secret (the gateway,
+    acting for the operator it authenticated and naming them as `actor`) may approve,
+    reject, resume, requeue or cancel. A task token, the credential a Work Run's own
+    code holds, never can: the code under review must not approve itself."""
+    if request.scope.get("state", {}).get("caller") is not None:
+        raise HiveHTTPError(
+            403,
+            ErrorCode.FORBIDDEN,
+            "review and recovery actions need the internal secret (an operator through "
+            "the gateway); task tokens cannot approve, reject, resume, requeue or cancel",
+        )
+    return _service(request)
+
+
 def _task(request: Request[Any, Any, Any], task_id: str) -> WorkRuns:
     require_task_access(request, task_id)
     return _service(request)
@@ -247,14 +262,14 @@ class DevTaskController(Controller):
         self, request: Request[Any, Any, Any], task_id: str, data: ReviewAction | None = None
     ) -> DevTaskStatus:
         """Approve the patch and apply it back."""
-        return await _task(request, task_id).approve(task_id, actor=data.actor if data else None)
+        return await _reviewer(request).approve(task_id, actor=data.actor if data else None)
 
     @post("/{task_id:str}/reject", status_code=200)
     async def reject(
         self, request: Request[Any, Any, Any], task_id: str, data: ReviewAction | None = None
     ) -> DevTaskStatus:
         """Reject the patch."""
-        return await _task(request, task_id).reject(
+        return await _reviewer(request).reject(
             task_id, reason=data.reason if data else None, actor=data.actor if data else None
         )
 
@@ -263,21 +278,21 @@ class DevTaskController(Controller):
         self, request: Request[Any, Any, Any], task_id: str, data: ReviewAction | None = None
     ) -> DevTaskStatus:
         """A new attempt in place, from the latest durable checkpoint."""
-        return await _task(request, task_id).resume(task_id)
+        return await _reviewer(request).resume(task_id)
 
     @post("/{task_id:str}/requeue", status_code=201)
     async def requeue(
         self, request: Request[Any, Any, Any], task_id: str, data: ReviewAction | None = None
     ) -> DevTaskStatus:
         """A new logical task from the original seed; answers the new task."""
-        return await _task(request, task_id).requeue(task_id, reason=data.reason if data else None)
+        return await _reviewer(request).requeue(task_id, reason=data.reason if data else None)
 
     @post("/{task_id:str}/cancel", status_code=200)
     async def cancel(
         self, request: Request[Any, Any, Any], task_id: str, data: ReviewAction | None = None
     ) -> DevTaskStatus:
         """Cancel the task (a running attempt is told to stop)."""
-        return await _task(request, task_id).cancel(
+        return await _reviewer(request).cancel(
             task_id, reason=data.reason if data else None, actor=data.actor if data else None
         )
 

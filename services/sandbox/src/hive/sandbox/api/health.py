@@ -19,4 +19,5 @@ def healthz(request: Request[Any, Any, Any]) -> SandboxHealth:
         coding_backend=state.settings.coding_backend,
         codex=state.get("codex_info"),
         worker=state.get("worker_status"),
+        confinement=c.status.as_health() if (c := state.get("confinement")) else None,
     )

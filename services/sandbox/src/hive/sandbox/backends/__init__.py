@@ -16,6 +16,7 @@ from hive.sandbox.backends.base import (
 )
 
 if TYPE_CHECKING:
+    from hive.sandbox.confinement import Confinement
     from hive.sandbox.settings import SandboxSettings
 
 KNOWN_BACKENDS = ("codex_cli", "relay_helper", "deterministic_proof")
@@ -31,7 +32,9 @@ __all__ = [
 ]
 
 
-def create_backend(name: str, settings: SandboxSettings) -> CodingBackend:
+def create_backend(
+    name: str, settings: SandboxSettings, confinement: Confinement | None = None
+) -> CodingBackend:
     """Build the named backend; BackendUnavailable when it is unknown or not installed."""
     if name not in KNOWN_BACKENDS:
         raise BackendUnavailable(f"unknown coding backend {name!r}")
@@ -39,5 +42,5 @@ def create_backend(name: str, settings: SandboxSettings) -> CodingBackend:
         module = importlib.import_module(f"hive.sandbox.backends.{name}")
     except ModuleNotFoundError as exc:
         raise BackendUnavailable(f"coding backend {name!r} is not available: {exc}") from exc
-    backend: CodingBackend = module.create(settings)
+    backend: CodingBackend = module.create(settings, confinement)
     return backend

@@ -39,7 +39,9 @@ from hive.sandbox.codex.events import (
 )
 from hive.sandbox.codex.invocation import AttemptPaths, CodexConfigError, Provider
 from hive.sandbox.codex.process import CodexProcess
-from hive.sandbox.codex.settings import CodexSettings
+from hive.sandbox.codex.settings import CodexSettings, SandboxMode
+from hive.sandbox.confinement import Confinement
+from hive.sandbox.confinement import Launch as ConfinedLaunch
 from hive.sandbox.settings import SandboxSettings
 
 log = logging.getLogger("hive.sandbox.codex")
@@ -77,9 +79,24 @@ class CodexCliBackend:
     name = "codex_cli"
     execution_class = "governed_subprocess"
 
-    def __init__(self, settings: SandboxSettings) -> None:
+    def __init__(self, settings: SandboxSettings, confinement: Confinement | None = None) -> None:
         self.settings = settings
         self.codex: CodexSettings = settings.codex
+        self.confinement = confinement
+        """Puts Codex and all it spawns behind hive-confine (None: unconfined, unit tests)."""
+
+    @property
+    def sandbox_mode(self) -> SandboxMode:
+        """Codex's own `--sandbox` mode.
+
+        Inside OpenHive's confinement Codex's bubblewrap sandbox cannot start: the
+        kernel refuses mounts to a process in a Landlock domain (measured here), so
+        every command Codex ran would fail. Ours is then the boundary, as the pod is
+        in Kubernetes, and Codex runs with `danger-full-access` inside it.
+        """
+        if self.confinement is not None and self.confinement.active:
+            return "danger-full-access"
+        return self.codex.sandbox_mode
 
     @property
     def timeout_s(self) -> float:
@@ -119,7 +136,7 @@ class CodexCliBackend:
             paths.config_toml.write_text(invocation.config_toml(self.codex.model, access.provider))
             paths.config_toml.chmod(0o600)
             prompt = invocation.prompt(ctx.instructions, ctx.resume_checkpoint)
-            argv = invocation.argv(binary, self.codex.sandbox_mode, ctx.repo_dir, paths, prompt)
+            argv = invocation.argv(binary, self.sandbox_mode, ctx.repo_dir, paths, prompt)
             env = invocation.environment(self.codex, paths, token=access.token)
         except BaseException:
             if access.cleanup is not None:
@@ -149,12 +166,27 @@ class CodexCliBackend:
             if launch.access.cleanup is not None:
                 await launch.access.cleanup()
 
+    def _confined(self, ctx: AttemptContext, launch: Launch) -> ConfinedLaunch | None:
+        """Codex behind hive-confine: it writes its repo and scratch, reaches its provider."""
+        if self.confinement is None:
+            return None
+        provider = launch.access.provider
+        return self.confinement.launch(
+            launch.argv,
+            writable=[ctx.repo_dir, ctx.scratch_dir],
+            relay_url=provider.base_url if provider is not None else None,
+        )
+
     async def _supervise(self, ctx: AttemptContext, launch: Launch) -> AttemptResult:
         stderr_log = ctx.log_dir / f"codex-attempt-{ctx.attempt_no}.stderr.log"
         started = time.monotonic()
         try:
             proc = await CodexProcess.spawn(
-                launch.argv, env=launch.env, cwd=ctx.repo_dir, stderr_log=stderr_log
+                launch.argv,
+                env=launch.env,
+                cwd=ctx.repo_dir,
+                stderr_log=stderr_log,
+                launch=self._confined(ctx, launch),
             )
         except OSError as exc:
             return AttemptResult("failed", reason=f"codex could not start: {exc.strerror or exc}")
@@ -322,6 +354,6 @@ def _stderr_tail(path: Path, secrets: tuple[str, ...], limit: int = 300) -> str 
     return _redact(lines[-1][:limit], secrets) if lines else None
 
 
-def create(settings: SandboxSettings) -> CodexCliBackend:
+def create(settings: SandboxSettings, confinement: Confinement | None = None) -> CodexCliBackend:
     """The backend registry's entry point."""
-    return CodexCliBackend(settings)
+    return CodexCliBackend(settings, confinement)

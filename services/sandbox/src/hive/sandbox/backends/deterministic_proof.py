@@ -140,6 +140,6 @@ def _write(target: Path, content: str) -> None:
         fh.write(content)
 
 
-def create(settings: object) -> DeterministicProof:
-    """Build the backend (it needs no settings)."""
+def create(settings: object, confinement: object = None) -> DeterministicProof:
+    """Build the backend (it needs no settings; its steps run as governed commands)."""
     return DeterministicProof()

@@ -26,6 +26,7 @@ import msgspec
 from hive.sandbox.backends.base import AttemptContext
 from hive.sandbox.backends.codex_cli import CodexCliBackend, ProviderAccess
 from hive.sandbox.codex.invocation import AttemptPaths, CodexConfigError, Provider
+from hive.sandbox.confinement import Confinement, Launch
 from hive.sandbox.environment import child_env
 from hive.sandbox.relay_helper import TOKEN_ENV
 from hive.sandbox.settings import SandboxSettings
@@ -42,20 +43,30 @@ class RelayHelperProcess:
 
     @classmethod
     async def start(
-        cls, *, relay_url: str, token: str, home: Path, tmpdir: Path, log: Path
+        cls,
+        *,
+        relay_url: str,
+        token: str,
+        home: Path,
+        tmpdir: Path,
+        log: Path,
+        confinement: Confinement | None = None,
     ) -> RelayHelperProcess:
         """Spawn the helper and wait for the URL it announces (CodexConfigError if it does not)."""
         env = child_env(
             home=home, tmpdir=tmpdir, allow={TOKEN_ENV: token}, permit_secrets=[TOKEN_ENV]
         )
+        argv = [sys.executable, "-m", "hive.sandbox.relay_helper", "--relay-url", relay_url]
+        launch = (
+            Launch(argv=argv, executable=argv[0])
+            if confinement is None
+            else confinement.launch(argv, writable=[home, tmpdir], relay_url=relay_url)
+        )
         err = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "hive.sandbox.relay_helper",
-                "--relay-url",
-                relay_url,
+                *launch.argv,
+                pass_fds=launch.pass_fds,
                 # An open pipe the helper watches: when the sandbox goes away, so does the helper.
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -64,8 +75,16 @@ class RelayHelperProcess:
                 cwd=str(home),
                 start_new_session=True,
             )
+        except BaseException:
+            launch.abandon()
+            raise
         finally:
             os.close(err)
+        try:
+            launch.started()
+        except OSError as exc:
+            await proc.wait()
+            raise CodexConfigError(f"the relay helper could not start: {exc}") from exc
         helper = cls(proc, "")
         assert proc.stdout is not None
         try:
@@ -97,8 +116,8 @@ class RelayHelperBackend(CodexCliBackend):
     name = "relay_helper"
     execution_class = "governed_subprocess"
 
-    def __init__(self, settings: SandboxSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: SandboxSettings, confinement: Confinement | None = None) -> None:
+        super().__init__(settings, confinement)
         # Codex's own environment is scrubbed whatever HIVE_SANDBOX_CODEX_AUTH_MODE says.
         self.codex = msgspec.structs.replace(settings.codex, auth_mode="scrubbed")
 
@@ -115,6 +134,7 @@ class RelayHelperBackend(CodexCliBackend):
             home=paths.home,
             tmpdir=paths.tmpdir,
             log=ctx.log_dir / f"relay-helper-attempt-{ctx.attempt_no}.log",
+            confinement=self.confinement,
         )
         provider = Provider(
             id="openhive-relay-helper",
@@ -125,6 +145,6 @@ class RelayHelperBackend(CodexCliBackend):
         return ProviderAccess(provider, secrets=(token,), cleanup=helper.stop)
 
 
-def create(settings: SandboxSettings) -> RelayHelperBackend:
+def create(settings: SandboxSettings, confinement: Confinement | None = None) -> RelayHelperBackend:
     """The backend registry's entry point."""
-    return RelayHelperBackend(settings)
+    return RelayHelperBackend(settings, confinement)

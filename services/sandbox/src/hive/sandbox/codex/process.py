@@ -18,6 +18,8 @@ import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hive.sandbox.confinement import Launch
+
 _PROC = Path("/proc")
 
 
@@ -97,14 +99,26 @@ class CodexProcess:
 
     @classmethod
     async def spawn(
-        cls, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, stderr_log: Path
+        cls,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        stderr_log: Path,
+        launch: Launch | None = None,
     ) -> CodexProcess:
-        """Start Codex in its own process group (OSError when it cannot start)."""
+        """Start Codex in its own process group (OSError when it cannot start).
+
+        `launch` (from `Confinement.launch`) puts the confining launcher in front.
+        """
+        if launch is None:
+            launch = Launch(argv=list(argv), executable=argv[0])
         stderr_log.parent.mkdir(parents=True, exist_ok=True)
         err = os.open(stderr_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv,
+                *launch.argv,
+                pass_fds=launch.pass_fds,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=err,
@@ -113,8 +127,16 @@ class CodexProcess:
                 start_new_session=True,
                 limit=16 * 1024 * 1024,  # one JSONL event can carry a large command output
             )
+        except BaseException:
+            launch.abandon()
+            raise
         finally:
             os.close(err)
+        try:
+            launch.started()
+        except LaunchFailed:
+            await proc.wait()
+            raise
         return cls(proc)
 
     @property

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from hive.sandbox.confinement import KILL_TREE_SIGNAL, Launch, LaunchFailed
+
 READ_CHUNK: Final = 1 << 20
 PIPE_SIZE: Final = 1 << 20
 # Registering and unregistering two pipes with the event loop costs a short
@@ -60,6 +62,26 @@ def disable_core_dumps() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def limit_values(limits: ResourceLimits) -> list[tuple[int, tuple[int, int]]]:
+    """The rlimits of a governed process: (resource, (soft, hard)) pairs."""
+    hard = _NOFILE_HARD
+    n = limits.nofile if hard == resource.RLIM_INFINITY else min(limits.nofile, hard)
+    caps = [(resource.RLIMIT_NOFILE, (n, n)), (resource.RLIMIT_CORE, (0, 0))]
+    if limits.memory_bytes:
+        caps.append((resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)))
+    if limits.cpu_s:
+        caps.append((resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5)))
+    return caps
+
+
+def launcher_limits(limits: ResourceLimits) -> list[str]:
+    """The same caps as hive-confine arguments: it sets them between fork and exec."""
+    out: list[str] = []
+    for which, (soft, hard) in limit_values(limits):
+        out += ["--rlimit", f"{which}:{soft}:{hard}"]
+    return out
+
+
 def apply_limits(pid: int, limits: ResourceLimits) -> None:
     """Cap open files and, when configured, memory and CPU of a just-started process.
 
@@ -68,14 +90,7 @@ def apply_limits(pid: int, limits: ResourceLimits) -> None:
     loader) before the caps land; that window cannot open a meaningful number
     of files or allocate a meaningful amount of memory.
     """
-    hard = _NOFILE_HARD
-    n = limits.nofile if hard == resource.RLIM_INFINITY else min(limits.nofile, hard)
-    caps = [(resource.RLIMIT_NOFILE, (n, n)), (resource.RLIMIT_CORE, (0, 0))]
-    if limits.memory_bytes:
-        caps.append((resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)))
-    if limits.cpu_s:
-        caps.append((resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5)))
-    for which, value in caps:
+    for which, value in limit_values(limits):
         with contextlib.suppress(ProcessLookupError):  # already gone: nothing to cap
             resource.prlimit(pid, which, value)
 
@@ -267,8 +282,11 @@ class GovernedProcess:
         stdout: LogPump,
         stderr: LogPump,
         loop: asyncio.AbstractEventLoop,
+        confined: bool = False,
     ) -> None:
         self.popen = popen
+        self.confined = confined
+        """Started through hive-confine: the launcher owns the tree and kills it on request."""
         self.pid = popen.pid
         self.stdout = stdout
         self.stderr = stderr
@@ -299,15 +317,22 @@ class GovernedProcess:
         stderr_path: Path,
         log_cap: int,
         limits: ResourceLimits,
+        launch: Launch | None = None,
     ) -> GovernedProcess:
-        """Start `argv` in a new session; raise SpawnFailed when it cannot start."""
+        """Start `argv` in a new session; raise SpawnFailed when it cannot start.
+
+        `launch` (from `Confinement.launch`) replaces argv and executable with the
+        confining launcher in front of them.
+        """
         loop = asyncio.get_running_loop()
         out_r, out_w = _pipe()
         err_r, err_w = _pipe()
+        if launch is None:
+            launch = Launch(argv=list(argv), executable=executable)
         try:
             popen = subprocess.Popen(  # argv list, never a shell
-                list(argv),
-                executable=executable,
+                launch.argv,
+                executable=launch.executable,
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -315,17 +340,27 @@ class GovernedProcess:
                 stderr=err_w,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=launch.pass_fds,
             )
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            launch.abandon()
             for fd in (out_r, out_w, err_r, err_w):
                 os.close(fd)
             raise SpawnFailed(f"{type(exc).__name__}: {exc}") from exc
         os.close(out_w)
         os.close(err_w)
-        apply_limits(popen.pid, limits)
+        if not launch.confined:
+            apply_limits(popen.pid, limits)
+        try:
+            launch.started()
+        except LaunchFailed as exc:
+            popen.wait()
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise SpawnFailed(f"{exc}") from exc
         stdout = LogPump(loop, out_r, stdout_path, log_cap)
         stderr = LogPump(loop, err_r, stderr_path, log_cap)
-        return cls(popen, stdout, stderr, loop)
+        return cls(popen, stdout, stderr, loop, confined=launch.confined)
 
     # -- exit ---------------------------------------------------------------------------------
 
@@ -363,7 +398,14 @@ class GovernedProcess:
     # -- signals --------------------------------------------------------------------------------
 
     def kill_group(self, sig: int) -> bool:
-        """Signal the whole process group; False when nothing is left in it."""
+        """Signal the whole process group; False when nothing is left in it.
+
+        A confined process's group is its launcher alone: it forwards TERM to the
+        whole tree, and SIGKILL is asked of it as KILL_TREE_SIGNAL (killing the
+        launcher itself would orphan the tree it guards).
+        """
+        if self.confined and sig == signal.SIGKILL:
+            sig = KILL_TREE_SIGNAL
         try:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):

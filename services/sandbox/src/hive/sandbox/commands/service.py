@@ -46,6 +46,7 @@ from hive.sandbox.commands.process import (
     ResourceLimits,
     SpawnFailed,
     disable_core_dumps,
+    launcher_limits,
     process_start_ticks,
     process_started_near,
 )
@@ -56,6 +57,7 @@ from hive.sandbox.commands.records import (
     apply_finish,
     utcnow,
 )
+from hive.sandbox.confinement import Confinement
 from hive.sandbox.environment import base_path, child_env
 from hive.sandbox.storage import InvalidId, SandboxStorage, check_id
 
@@ -112,8 +114,12 @@ class GovernedCommands:
         records: CommandRecords,
         policy: CommandPolicy,
         config: CommandsConfig,
+        confinement: Confinement | None = None,
     ) -> None:
         self.storage = storage
+        self.confinement = confinement
+        """Puts every command behind hive-confine (None: unconfined, for unit tests)."""
+        self._launcher_limits = launcher_limits(config.limits)
         self.records = records
         self.policy = policy
         self.config = config
@@ -288,8 +294,10 @@ class GovernedCommands:
         if task_id is not None:
             task = self.storage.task_dirs(task_id)
             default_cwd, roots, home, tmp = task.repo, [task.root], task.home, task.tmp
+            writable = (task.repo, task.scratch)
         else:
             default_cwd, roots, home, tmp = self._shared_dirs
+            writable = (self.shared_scratch,)
         resolved = self.policy.check(
             list(argv) if isinstance(argv, tuple) else argv,
             None if cwd is None else str(cwd),
@@ -302,6 +310,16 @@ class GovernedCommands:
             self.records.instance.instance_id, utcnow(),
         )  # fmt: skip
         stdout_path, stderr_path = cmd_dirs.stdout, cmd_dirs.stderr
+        launch = (
+            None
+            if self.confinement is None
+            else self.confinement.launch(
+                resolved.argv,
+                executable=resolved.executable,
+                writable=writable,
+                launcher_args=self._launcher_limits,
+            )
+        )
         try:
             proc = GovernedProcess.spawn(
                 resolved.argv,
@@ -312,6 +330,7 @@ class GovernedCommands:
                 stderr_path=stderr_path,
                 log_cap=self.config.log_cap_bytes,
                 limits=self.config.limits,
+                launch=launch,
             )
         except SpawnFailed as exc:
             return await self._failed_to_start(row, str(exc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hive.events import EventStore
+from hive.sandbox.confinement import Confinement
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.apply_back import ApplyBack
@@ -31,7 +32,11 @@ class WorkRunRuntime:
 
 
 async def start_work_runs(
-    settings: SandboxSettings, store: EventStore, *, commands: CommandRunner | None = None
+    settings: SandboxSettings,
+    store: EventStore,
+    *,
+    commands: CommandRunner | None = None,
+    confinement: Confinement | None = None,
 ) -> WorkRunRuntime:
     """Build WorkRuns from the sandbox settings and start its worker."""
     wr = settings.workruns
@@ -40,7 +45,7 @@ async def start_work_runs(
     service = WorkRuns(
         store=store,
         storage=storage,
-        backends=BackendCatalog(settings),
+        backends=BackendCatalog(settings, confinement=confinement),
         apply_back=ApplyBack(
             relay_url=wr.apply_relay_url,
             relay_token=wr.apply_relay_token,

@@ -71,6 +71,7 @@ from hive.events import (
 )
 from hive.events.workrun import RESUMABLE, stream_id
 from hive.sandbox.backends import KNOWN_BACKENDS, BackendUnavailable, CodingBackend, create_backend
+from hive.sandbox.confinement import Confinement
 from hive.sandbox.storage import InvalidId, SandboxStorage, TaskDirs, check_id
 from hive.sandbox.workruns import archive, git_repo
 from hive.sandbox.workruns.apply_back import ApplyBack, public_url, visible_dir
@@ -124,8 +125,14 @@ class Decided:
 class BackendCatalog:
     """The coding backends this replica can run, built once per name."""
 
-    def __init__(self, settings: Any, overrides: Mapping[str, CodingBackend] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        overrides: Mapping[str, CodingBackend] | None = None,
+        confinement: Confinement | None = None,
+    ) -> None:
         self.settings = settings
+        self.confinement = confinement
         self._built: dict[str, CodingBackend | BackendUnavailable] = dict(overrides or {})
 
     def get(self, name: str) -> CodingBackend:
@@ -133,7 +140,7 @@ class BackendCatalog:
         found = self._built.get(name)
         if found is None:
             try:
-                found = create_backend(name, self.settings)
+                found = create_backend(name, self.settings, self.confinement)
             except BackendUnavailable as exc:
                 found = exc
             self._built[name] = found
