@@ -18,7 +18,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hive.sandbox.confinement import Launch
+from hive.sandbox.confinement import Launch, LaunchFailed
 
 _PROC = Path("/proc")
 

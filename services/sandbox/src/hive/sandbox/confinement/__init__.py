@@ -325,8 +325,8 @@ class Confinement:
             )
             for dev in DEVICE_RW_PATHS:
                 rs.allow_path(landlock.PathRule(Path(dev), rights))
-            for p in key:
-                rs.allow_path(landlock.PathRule(Path(p), rights))
+            for w in key:
+                rs.allow_path(landlock.PathRule(Path(w), rights))
         except BaseException:
             rs.close()
             raise
