@@ -134,7 +134,10 @@ def sandbox_env(common: dict[str, str]) -> dict[str, str]:
 def _start(
     name: str, argv: list[str], env: dict[str, str], url: str, health: str, log_dir: Path
 ) -> Child:
-    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child for its life
+    # 0600: a service's log may hold what an operator would not show everyone.
+    fd = os.open(log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.chmod(log_dir / f"{name}.log", 0o600)
+    log = os.fdopen(fd, "ab")
     proc = subprocess.Popen(
         argv,
         env=env,
@@ -185,7 +188,8 @@ def _dev(args: argparse.Namespace) -> int:
     }
     urls = {k: f"http://127.0.0.1:{v}" for k, v in ports.items()}
     log_dir = data / "logs"
-    log_dir.mkdir(exist_ok=True)
+    log_dir.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(log_dir, 0o700)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -212,7 +216,14 @@ def _dev(args: argparse.Namespace) -> int:
         children: list[Child] = []
         try:
             if _installed("hive.sandbox.main"):
-                env = common | sandbox_env(common) | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
+                # Confinement is required unless the operator says otherwise: a sandbox
+                # that cannot confine refuses to start and names what is missing.
+                env = (
+                    common
+                    | {"HIVE_SANDBOX_REQUIRE_CONFINEMENT": "true"}
+                    | sandbox_env(common)
+                    | {"HIVE_SANDBOX_ROOT": str(data / "sandbox")}
+                )
                 if os.environ.get("HIVE_SANDBOX_CODEX_AUTH_MODE") == "env":
                     # The operator's documented allowlist: only these keys reach the sandbox.
                     for name in os.environ.get("HIVE_SANDBOX_CODEX_ENV_ALLOWLIST", "").split(","):

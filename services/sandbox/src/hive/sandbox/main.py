@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
+import sysconfig
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +18,8 @@ from pathlib import Path
 from litestar import Litestar, Router
 from litestar.datastructures import State
 
+import hive
+from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.http import EXCEPTION_HANDLERS
 from hive.events import EventStore, create_pool
 from hive.events.database import redact
@@ -39,7 +41,6 @@ from hive.sandbox.commands.records import create_commands_pool
 from hive.sandbox.confinement import (
     Confinement,
     ConfinementUnavailable,
-    make_non_dumpable,
     toolchain_paths,
 )
 from hive.sandbox.environment import base_path
@@ -47,9 +48,16 @@ from hive.sandbox.revocations import RevocationCheck
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.governed import GovernedCommandRunner
-from hive.sandbox.workruns.runtime import start_work_runs
+from hive.sandbox.workruns.runtime import archive_limits, start_work_runs
 
 log = logging.getLogger("hive.sandbox")
+SECRET_SETTINGS = (
+    "DATABASE_URL",
+    "HIVE_INTERNAL_SECRET",
+    "HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN",
+)
+"""Taken out of the environment once read (provider keys of HIVE_SANDBOX_CODEX_AUTH_MODE=env
+stay: they are read per attempt, and only the allowlist reaches Codex)."""
 
 
 def _fail(reason: str) -> None:
@@ -118,15 +126,19 @@ def build_confinement(settings: SandboxSettings, *, services_non_dumpable: bool)
     """The confinement of governed processes, granting read access to the toolchain.
 
     Read-only grants: every PATH entry and the installation of each allowlisted
-    program and of Codex (see `toolchain_paths`), and this interpreter's import
-    path (the relay helper runs `python -m hive.sandbox.relay_helper`).
+    program and of Codex (see `toolchain_paths`), and this interpreter's
+    libraries and the `hive` packages (the relay helper runs `python -m
+    hive.sandbox.relay_helper`).
     """
     programs = [
         *settings.command_allowlist,
         settings.codex.bin or str(codex_install.pinned_binary()),
     ]
     reads = toolchain_paths(base_path(), programs)
-    reads += [Path(p) for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
+    # The interpreter's libraries and the hive packages (the relay helper is Python); never
+    # sys.path as a whole, which starts with the working directory (a checkout, `.hive/`).
+    reads += [Path(p) for p in sysconfig.get_paths().values()]
+    reads += [Path(p).parent for p in hive.__path__]
     return Confinement(
         settings.confinement, read_paths=reads, services_non_dumpable=services_non_dumpable
     )
@@ -172,9 +184,19 @@ def create_app(settings: SandboxSettings | None = None) -> Litestar:
         except ValueError as exc:
             _fail(str(exc))
             raise
+        # Read once; nothing this process spawns may inherit them, whatever builds its env.
+        make_non_dumpable()
+        take_secrets(SECRET_SETTINGS)
+    # Bodies: 10 MiB (Litestar's default) everywhere but Work Runs, whose create body
+    # may carry a workspace archive as large as HIVE_SANDBOX_ARCHIVE_MAX_COMPRESSED_BYTES.
+    work_runs = Router(
+        path="/",
+        route_handlers=[DevTaskController],
+        request_max_body_size=archive_limits(settings).max_request_bytes,
+    )
     protected = Router(
         path="/",
-        route_handlers=[CommandsController, DevTaskController],
+        route_handlers=[CommandsController, work_runs],
         guards=[authenticated],
         before_request=refuse_nul,
     )

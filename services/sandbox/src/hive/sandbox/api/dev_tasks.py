@@ -29,7 +29,7 @@ from hive.contracts.api import (
     ReviewAction,
 )
 from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError, problem_response
+from hive.contracts.http import HiveHTTPError, problem_response, refuse_deep_json
 from hive.events import StreamTooLong
 from hive.sandbox.auth import require_task_access
 from hive.sandbox.workruns.errors import (
@@ -190,6 +190,7 @@ class DevTaskController(Controller):
         self, request: Request[Any, Any, Any], task_id: str, data: RecordCheckpoint
     ) -> CheckpointAccepted:
         """Record a checkpoint of the running attempt."""
+        refuse_deep_json(data.checkpoint_payload, "checkpoint_payload")
         return await _task(request, task_id).record_checkpoint(
             task_id, data.checkpoint_payload, durable=data.durable
         )

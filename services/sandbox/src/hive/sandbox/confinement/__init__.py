@@ -28,7 +28,6 @@ makes a sandbox without it refuse to start.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import shutil
@@ -399,15 +398,3 @@ class Confinement:
             rs.close()
         self._fs.clear()
         self._net.clear()
-
-
-@functools.cache
-def make_non_dumpable() -> bool:
-    """PR_SET_DUMPABLE=0 for this process: no core, and /proc/<pid>/{environ,mem} and
-    ptrace need CAP_SYS_PTRACE. True when in force (idempotent, once per process)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_dumpable, pr_get_dumpable = 4, 3
-    libc.prctl(pr_set_dumpable, 0, 0, 0, 0)
-    return bool(libc.prctl(pr_get_dumpable, 0, 0, 0, 0) == 0)

@@ -49,6 +49,12 @@ class ArchiveLimits:
     max_file_bytes: int = 128 * 1024 * 1024
     max_files: int = 50_000
 
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest create body an archive within these limits can need: its base64
+        text plus 1 MiB for the rest of the JSON (POST /dev-tasks accepts this much)."""
+        return -(-self.max_compressed_bytes * 4 // 3) + (1 << 20)
+
 
 @dataclass(frozen=True, slots=True)
 class Extracted:

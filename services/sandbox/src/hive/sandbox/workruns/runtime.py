@@ -31,6 +31,16 @@ class WorkRunRuntime:
             await self.worker.stop()
 
 
+def archive_limits(settings: SandboxSettings) -> ArchiveLimits:
+    """The workspace-archive limits of the settings (one source for the seed and the API)."""
+    wr = settings.workruns
+    return ArchiveLimits(
+        max_compressed_bytes=wr.archive_max_compressed_bytes,
+        max_total_bytes=wr.archive_max_bytes,
+        max_files=wr.archive_max_files,
+    )
+
+
 async def start_work_runs(
     settings: SandboxSettings,
     store: EventStore,
@@ -53,7 +63,7 @@ async def start_work_runs(
         ),
         default_backend=settings.coding_backend,
         lease_ttl_s=settings.lease_ttl_s,
-        limits=ArchiveLimits(max_total_bytes=wr.archive_max_bytes, max_files=wr.archive_max_files),
+        limits=archive_limits(settings),
         git_timeout_s=wr.git_timeout_s,
         test_pause_after_approve_s=wr.test_pause_after_approve_s,
     )

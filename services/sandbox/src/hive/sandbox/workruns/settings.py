@@ -21,6 +21,9 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
     """HIVE_SANDBOX_MAX_CONCURRENT_ATTEMPTS: attempts one replica runs at once."""
     poll_interval_s: float = 1.0
     """HIVE_SANDBOX_WORKER_POLL_S: fallback poll when no NOTIFY wakes the worker."""
+    archive_max_compressed_bytes: int = 64 * 1024 * 1024
+    """HIVE_SANDBOX_ARCHIVE_MAX_COMPRESSED_BYTES: the gzip tar itself (before base64); the
+    body limit of POST /dev-tasks follows from it (`ArchiveLimits.max_request_bytes`)."""
     archive_max_bytes: int = 512 * 1024 * 1024
     """HIVE_SANDBOX_ARCHIVE_MAX_BYTES: decompressed size limit of a workspace archive."""
     archive_max_files: int = 50_000
@@ -64,6 +67,9 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
             apply_relay_token=e.get("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN") or None,
             max_concurrent_attempts=int(number("HIVE_SANDBOX_MAX_CONCURRENT_ATTEMPTS", 4)),
             poll_interval_s=number("HIVE_SANDBOX_WORKER_POLL_S", 1.0),
+            archive_max_compressed_bytes=int(
+                number("HIVE_SANDBOX_ARCHIVE_MAX_COMPRESSED_BYTES", 64 * 1024 * 1024)
+            ),
             archive_max_bytes=int(number("HIVE_SANDBOX_ARCHIVE_MAX_BYTES", 512 * 1024 * 1024)),
             archive_max_files=int(number("HIVE_SANDBOX_ARCHIVE_MAX_FILES", 50_000)),
             git_timeout_s=number("HIVE_SANDBOX_GIT_TIMEOUT_S", 300.0),
