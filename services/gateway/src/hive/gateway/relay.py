@@ -106,7 +106,6 @@ def parse_head(body: bytes) -> RequestHead:
         ) from exc
 
 
-@dataclass(slots=True)
 class StreamRedactor:
     """Cuts a secret out of a byte stream even when it is split across chunks.
 
@@ -137,6 +136,7 @@ class StreamRedactor:
         return rest
 
 
+@dataclass(slots=True)
 class RelayAnswer:
     """What the API layer sends back: a complete body or a chunk stream."""
 
