@@ -13,6 +13,10 @@ process has exited. SWE-ReX is installed by this script into its own
 throwaway venv (benchmarks/.peers/swerex, gitignored); it is never a project
 dependency.
 
+The sandbox runs twice side by side: confined (every command behind hive-confine with
+its Landlock domains, the default) and unconfined, so the cost of the boundary is a
+ratio of the same run.
+
 Figures: per-round-trip p50 / p99 (sequential, one client), and commands/s
 sequential and with 8 clients in flight. Rounds alternate between the two
 servers so machine noise hits both alike. Target: our p50 <= SWE-ReX's.
@@ -52,6 +56,8 @@ PEER_VENV = REPO / "benchmarks" / ".peers" / "swerex"
 PEER_VERSION = "1.4.0"
 
 RoundTrip = Callable[[httpx.AsyncClient], Awaitable[None]]
+CONFINED = "OpenHive sandbox, confined (POST /commands + poll)"
+UNCONFINED = "OpenHive sandbox, unconfined (HIVE_SANDBOX_CONFINEMENT=false)"
 
 
 def _free_port() -> int:
@@ -85,11 +91,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_sandbox(
-    database_url: str, root: Path, secret: str
+    database_url: str, root: Path, secret: str, *, confined: bool = True
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The real sandbox under granian, as `hive serve sandbox` runs it."""
+    """The real sandbox under granian, as `hive serve sandbox` runs it (confinement
+    required, or turned off for the unconfined comparison)."""
     port = _free_port()
+    root.mkdir(parents=True, exist_ok=True)
     env = {
+        "HIVE_SANDBOX_REQUIRE_CONFINEMENT": "true" if confined else "false",
+        "HIVE_SANDBOX_CONFINEMENT": "true" if confined else "false",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(root),
         "LANG": "C.UTF-8",
@@ -211,18 +221,23 @@ async def run() -> None:
         root = Path(tmp)
         peer_exe = ensure_peer()
         async with bench_database() as db:
-            sandbox_proc, sandbox_url = start_sandbox(db, root, secret)
+            sandbox_proc, sandbox_url = start_sandbox(db, root / "confined", secret)
+            open_proc, open_url = start_sandbox(db, root / "unconfined", secret, confined=False)
             peer_proc = None
             try:
                 limits = httpx.Limits(max_connections=CONCURRENCY * 2)
-                ours_client = httpx.AsyncClient(
-                    base_url=sandbox_url,
-                    headers={"X-Internal-Secret": secret},
-                    timeout=60,
-                    limits=limits,
-                )
+
+                def ours_client(url: str) -> httpx.AsyncClient:
+                    return httpx.AsyncClient(
+                        base_url=url,
+                        headers={"X-Internal-Secret": secret},
+                        timeout=60,
+                        limits=limits,
+                    )
+
                 clients: dict[str, tuple[httpx.AsyncClient, RoundTrip]] = {
-                    "OpenHive sandbox (POST /commands + poll)": (ours_client, ours)
+                    CONFINED: (ours_client(sandbox_url), ours),
+                    UNCONFINED: (ours_client(open_url), ours),
                 }
                 if isinstance(peer_exe, Path):
                     peer_proc, peer_url = start_peer(peer_exe, root, secret)
@@ -267,15 +282,19 @@ async def run() -> None:
                     )
                 )  # fmt: skip
                 print(f"round trips of ours that needed a poll: {POLLED[0]}")
-                names = list(latencies)
-                if len(names) == 2:
-                    a, b = (percentile(latencies[n], 50) for n in names)
+                p50 = {n: percentile(lat, 50) for n, lat in latencies.items()}
+                print(f"p50 ratio confined/unconfined = {p50[CONFINED] / p50[UNCONFINED]:.2f}")
+                peers = [n for n in p50 if n not in (CONFINED, UNCONFINED)]
+                if peers:
+                    a, b = p50[CONFINED], p50[peers[0]]
                     verdict = "met" if a <= b else "NOT met"
-                    print(f"p50 ratio ours/SWE-ReX = {a / b:.2f} (target <= 1.00: {verdict})")
+                    print(f"p50 ratio confined/SWE-ReX = {a / b:.2f} (target <= 1.00: {verdict})")
+                    print(f"p50 ratio unconfined/SWE-ReX = {p50[UNCONFINED] / b:.2f}")
                 for client, _ in clients.values():
                     await client.aclose()
             finally:
                 _stop(sandbox_proc)
+                _stop(open_proc)
                 if peer_proc is not None:
                     _stop(peer_proc)
 
