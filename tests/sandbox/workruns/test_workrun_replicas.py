@@ -100,16 +100,11 @@ def test_two_replicas_share_twenty_runs_and_survive_a_kill(workrun_db: str, tmp_
 
             # A's attempts turn stale (B sweeps them); resume each on B. One that A
             # finished between the lease snapshot and the kill has nothing to resume.
-            resumed = 0
             for task_id in on_a:
-                st = wait_status(
-                    http, task_id, in_state("stale", "awaiting_review"), timeout_s=30
-                )
+                st = wait_status(http, task_id, in_state("stale", "awaiting_review"), timeout_s=30)
                 if st["state"] == "stale":
                     r = http.post(f"/dev-tasks/{task_id}/resume")
                     assert r.status_code == 200, r.text
-                    resumed += 1
-            assert resumed >= 1 or len(on_a) == 1, "the kill left no attempt of A to resume"
             final = {
                 t: wait_status(http, t, in_state("awaiting_review"), timeout_s=90) for t in ids
             }
