@@ -54,7 +54,10 @@ def http(server: SandboxServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def task_id(http: httpx.Client) -> str:
     """A running task (attempt 1 pending: no worker claims it)."""
-    r = http.post("/dev-tasks", json={"project_id": "input", "instructions": PLAN})
+    r = http.post(
+        "/dev-tasks",
+        json={"project_id": "input", "instructions": PLAN, "backend": "deterministic_proof"},
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["task_id"])
 

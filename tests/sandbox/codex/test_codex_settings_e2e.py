@@ -140,7 +140,7 @@ def test_scrubbed_mode_forwards_none(
     assert "authorization" not in headers
 
 
-def test_missing_binary_fails_the_attempt_with_the_reason(
+def test_missing_binary_refuses_the_create_with_the_fix(
     codex_db: str, target_repo: Path, tmp_path: Path, own_sandbox: list[SandboxServer]
 ) -> None:
     missing = tmp_path / "no-codex-here"
@@ -152,6 +152,9 @@ def test_missing_binary_fails_the_attempt_with_the_reason(
         health = http.get("/healthz").json()
         assert health["codex"]["present"] is False
         assert str(missing) in health["codex"]["reason"]
+        verdict = health["backends"]["codex_cli"]
+        assert verdict["usable"] is False and "HIVE_SANDBOX_CODEX_BIN" in verdict["enable"]
+        assert health["backends"]["deterministic_proof"]["usable"] is True
         r = http.post(
             "/dev-tasks",
             json={
@@ -160,10 +163,35 @@ def test_missing_binary_fails_the_attempt_with_the_reason(
                 "workspace": {"requested_path": str(target_repo)},
             },
         )
-        assert r.status_code == 201, r.text
-        st = wait_status(http, r.json()["task_id"], in_state("failed"), timeout_s=30)
-    assert "codex CLI missing" in st["reason"] and str(missing) in st["reason"]
-    assert "HIVE_SANDBOX_CODEX_BIN" in st["reason"]
+        assert r.status_code == 422, r.text
+        problem = r.json()
+    assert problem["code"] == "validation_failed"
+    assert "codex CLI missing" in problem["detail"] and str(missing) in problem["detail"]
+    assert "HIVE_SANDBOX_CODEX_BIN" in problem["detail"]
+
+
+def test_no_model_provider_refuses_the_create_with_the_fix(
+    codex_db: str, target_repo: Path, tmp_path: Path, own_sandbox: list[SandboxServer]
+) -> None:
+    """The default backend with nothing to call: 422 at once, not a failed attempt 30 s later."""
+    server = SandboxServer.start(codex_db, root=tmp_path / "root", env=codex_sandbox_env())
+    own_sandbox.append(server)
+    with server.client() as http:
+        verdict = http.get("/healthz").json()["backends"]["codex_cli"]
+        assert verdict["usable"] is False and "no model provider" in verdict["reason"]
+        r = http.post(
+            "/dev-tasks",
+            json={
+                "project_id": "no-provider",
+                "instructions": "Update the greeting.",
+                "workspace": {"requested_path": str(target_repo)},
+            },
+        )
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "no model provider" in detail
+    assert "HIVE_SANDBOX_CODEX_AUTH_MODE=relay" in detail
+    assert "HIVE_SANDBOX_CODEX_PROVIDER_BASE_URL" in detail
 
 
 def test_attempt_timeout_stops_codex_and_its_children(

@@ -269,3 +269,47 @@ def test_cancel_stops_a_running_attempt(server: SandboxServer) -> None:
         assert done["patch"] is None
         r = http.post(f"/dev-tasks/{task_id}/resume")
         assert r.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("instructions", "named"),
+    [
+        ("Add a hello.py that prints hello", "instructions are not JSON"),
+        ('{"plan": []}', "steps list"),
+        ('{"steps": [{"paint": {}}]}', "step 0: unknown step 'paint'"),
+        ('{"steps": [{"write": {"path": "../x", "content": ""}}]}', "step 0: write path"),
+        ('{"steps": [{"sleep": {"seconds": 1}}, {"run": {"argv": "ls"}}]}', "step 1: run argv"),
+        ('{"steps": [{"fail": {"on_attempt": 0}}]}', "on_attempt"),
+    ],
+)
+def test_an_invalid_deterministic_plan_is_422_at_create_naming_the_fault(
+    server: SandboxServer, instructions: str, named: str
+) -> None:
+    with server.client() as http:
+        r = http.post(
+            "/dev-tasks",
+            json={
+                "project_id": "http",
+                "instructions": instructions,
+                "backend": "deterministic_proof",
+            },
+        )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "validation_failed"
+    assert named in r.json()["detail"]
+    if "not JSON" in named:  # plain English: the answer teaches the plan format
+        assert '{"steps": [...]}' in r.json()["detail"]
+
+
+def test_healthz_lists_every_backend_with_its_verdict(server: SandboxServer) -> None:
+    with server.client() as http:
+        backends = http.get("/healthz").json()["backends"]
+    assert set(backends) == {"codex_cli", "relay_helper", "deterministic_proof"}
+    assert backends["deterministic_proof"] == {
+        "usable": True,
+        "model_access": "none",
+        "reason": None,
+        "enable": None,
+    }
+    for verdict in backends.values():
+        assert verdict["usable"] or (verdict["reason"] and verdict["enable"])

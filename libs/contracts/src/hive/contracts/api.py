@@ -228,6 +228,9 @@ class SandboxHealth(msgspec.Struct, kw_only=True):
     confinement: dict[str, Any] | None = None
     """What confines governed processes: Landlock ABI, filesystem, network, scopes,
     dies-with-supervisor, capabilities, `in_force`, and `missing` (what is not)."""
+    backends: dict[str, Any] | None = None
+    """Per coding backend: `usable`, `model_access` (`none`, `provider`, `gateway_relay`),
+    and when unusable the `reason` and how to `enable` it."""
 
 
 class GatewayHealth(msgspec.Struct, kw_only=True):

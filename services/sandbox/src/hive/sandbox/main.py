@@ -28,6 +28,7 @@ from hive.sandbox.api.commands import CommandsController
 from hive.sandbox.api.dev_tasks import DevTaskController
 from hive.sandbox.api.input_checks import refuse_nul
 from hive.sandbox.auth import authenticated
+from hive.sandbox.backends.readiness import backend_readiness
 from hive.sandbox.codex import install as codex_install
 from hive.sandbox.commands import (
     CommandRecords,
@@ -94,6 +95,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     # Probed once (a `codex --version` subprocess); /healthz shows the cached result.
     codex = await asyncio.to_thread(codex_install.probe, settings.codex.bin)
     app.state.codex_info = codex.as_health()
+    readiness = backend_readiness(settings, codex)
+    app.state.backends_info = {name: v.as_health() for name, v in readiness.items()}
     storage = SandboxStorage(settings.root)
     app.state.storage = storage
     commands_pool = await create_commands_pool(
@@ -107,6 +110,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.store,
         commands=GovernedCommandRunner(commands),
         confinement=confinement,
+        readiness=readiness,
     )
     app.state.workruns = workruns.service
     app.state.worker_status = "running" if workruns.worker else "disabled"

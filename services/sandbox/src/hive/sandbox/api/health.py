@@ -11,7 +11,7 @@ from hive.contracts.api import SandboxHealth
 
 @get("/healthz", sync_to_thread=False, opt={"public": True})
 def healthz(request: Request[Any, Any, Any]) -> SandboxHealth:
-    """Role, database state seen at startup, and coding backend facts (cached)."""
+    """Role, database state seen at startup, coding backend facts and usable backends (cached)."""
     state = request.app.state
     return SandboxHealth(
         status="ok" if state.get("ready") else "starting",
@@ -20,4 +20,5 @@ def healthz(request: Request[Any, Any, Any]) -> SandboxHealth:
         codex=state.get("codex_info"),
         worker=state.get("worker_status"),
         confinement=c.status.as_health() if (c := state.get("confinement")) else None,
+        backends=state.get("backends_info"),
     )

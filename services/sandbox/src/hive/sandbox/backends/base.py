@@ -29,6 +29,9 @@ Contract, in order of importance:
   raise `BackendUnavailable` when the backend cannot run at all (say, the
   `codex` binary is missing). Any other exception also fails the attempt, with
   the exception's type as the reason (its message may hold secrets).
+- A backend that can tell bad instructions before any attempt runs (the
+  `deterministic_proof` plan) may define `check_instructions(instructions)`,
+  raising ValueError with the reason: the create is then refused (422).
 - Subprocesses: run argv-only governed commands with `await ctx.run_command(...)`
   (env scrubbed, logged, recorded as CommandStarted/CommandFinished). A backend
   that must spawn its own process (codex) scrubs the env with

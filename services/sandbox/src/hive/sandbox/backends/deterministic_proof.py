@@ -34,31 +34,71 @@ class InvalidPlan(ValueError):
     """The instructions are not a deterministic_proof plan."""
 
 
+PLAN_FORMAT = (
+    'deterministic_proof reads a JSON plan from instructions: {"steps": [...]} with steps '
+    '{"write": {"path", "content"}}, {"run": {"argv": [...]}}, {"sleep": {"seconds"}}, '
+    '{"artifact": {"name", "content"}} or {"fail": {"on_attempt"}}'
+)
+
+
 def parse_plan(instructions: str) -> list[tuple[str, dict[str, Any]]]:
-    """The plan's steps as (kind, arguments); InvalidPlan names what is wrong."""
+    """The plan's steps as (kind, arguments), every argument checked; InvalidPlan names what is wrong.
+
+    Called when a task is created (a bad plan is a 422 then, not a failed attempt
+    later) and again by each attempt.
+    """
     try:
         data = msgspec.json.decode(instructions)
     except msgspec.DecodeError as exc:
-        raise InvalidPlan(f"instructions are not JSON: {exc}") from exc
+        raise InvalidPlan(f"instructions are not JSON ({exc}); {PLAN_FORMAT}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
-        raise InvalidPlan('instructions must be {"steps": [...]}')
+        raise InvalidPlan(f"instructions must be a JSON object with a steps list; {PLAN_FORMAT}")
     steps: list[tuple[str, dict[str, Any]]] = []
     for i, step in enumerate(data["steps"]):
         if not isinstance(step, dict) or len(step) != 1:
-            raise InvalidPlan(f"step {i}: one of {', '.join(STEP_KINDS)} expected")
+            raise InvalidPlan(f"step {i}: an object with one of {', '.join(STEP_KINDS)} expected")
         ((kind, args),) = step.items()
-        if kind not in STEP_KINDS or not isinstance(args, dict):
-            raise InvalidPlan(f"step {i}: unknown step {kind!r}")
+        if kind not in STEP_KINDS:
+            raise InvalidPlan(f"step {i}: unknown step {kind!r}; one of {', '.join(STEP_KINDS)}")
+        if not isinstance(args, dict):
+            raise InvalidPlan(f"step {i}: {kind} takes an object of arguments")
+        try:
+            _check_step(kind, args)
+        except InvalidPlan as exc:
+            raise InvalidPlan(f"step {i}: {exc}") from None
         steps.append((kind, args))
     return steps
 
 
-def _repo_file(repo: Path, rel: object) -> Path:
-    """A path inside the repo, refusing absolute paths, `..` and symlinked parents."""
-    if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
-        raise InvalidPlan(f"write path {rel!r} must be relative to the repo, without '..'")
-    if ".git" in rel.split("/"):
-        raise InvalidPlan("write path may not touch .git")
+def _check_step(kind: str, args: dict[str, Any]) -> None:
+    """What can be known of a step's arguments before it runs."""
+    if kind == "write":
+        rel = args.get("path")
+        if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
+            raise InvalidPlan(f"write path {rel!r} must be relative to the repo, without '..'")
+        if ".git" in rel.split("/"):
+            raise InvalidPlan("write path may not touch .git")
+        if not isinstance(args.get("content", ""), str):
+            raise InvalidPlan("write content must be a string")
+    elif kind == "run":
+        argv = args.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise InvalidPlan("run argv must be a non-empty list of strings")
+    elif kind == "sleep":
+        seconds = args.get("seconds", 0)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise InvalidPlan("sleep seconds must be a non-negative number")
+    elif kind == "artifact":
+        if not isinstance(args.get("name"), str) or not isinstance(args.get("content", ""), str):
+            raise InvalidPlan("artifact needs a string name and content")
+    elif kind == "fail":
+        on_attempt = args.get("on_attempt", 1)
+        if isinstance(on_attempt, bool) or not isinstance(on_attempt, int) or on_attempt < 1:
+            raise InvalidPlan("fail on_attempt must be a positive integer")
+
+
+def _repo_file(repo: Path, rel: str) -> Path:
+    """A path inside the repo (checked by parse_plan), refusing symlinked parents."""
     target = repo / rel
     real_parent = os.path.realpath(target.parent)
     real_repo = os.path.realpath(repo)
@@ -72,6 +112,10 @@ class DeterministicProof:
 
     name = "deterministic_proof"
     execution_class = "in_process"
+
+    def check_instructions(self, instructions: str) -> None:
+        """Refuse, at create, a plan this backend could never run (InvalidPlan says why)."""
+        parse_plan(instructions)
 
     async def run(self, ctx: AttemptContext) -> AttemptResult:
         """Run the steps after the resume checkpoint (or all of them)."""
@@ -102,29 +146,20 @@ class DeterministicProof:
         self, ctx: AttemptContext, i: int, kind: str, args: dict[str, Any]
     ) -> str | None:
         if kind == "write":
-            target = _repo_file(ctx.repo_dir, args.get("path"))
-            content = args.get("content", "")
-            if not isinstance(content, str):
-                raise InvalidPlan("write content must be a string")
-            await asyncio.to_thread(_write, target, content)
+            target = _repo_file(ctx.repo_dir, args["path"])
+            await asyncio.to_thread(_write, target, args.get("content", ""))
         elif kind == "run":
-            argv = args.get("argv")
-            if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-                raise InvalidPlan("run argv must be a non-empty list of strings")
+            argv = args["argv"]
             done = await ctx.run_command(list(argv), cwd=ctx.repo_dir)
             if done.state != "exited" or done.exit_code != 0:
                 why = done.reason or f"state {done.state}, exit code {done.exit_code}"
                 return f"step {i}: command {argv[0]!r} failed ({why})"
         elif kind == "sleep":
             seconds = args.get("seconds", 0)
-            if not isinstance(seconds, int | float) or seconds < 0:
-                raise InvalidPlan("sleep seconds must be a non-negative number")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.cancelled.wait(), timeout=float(seconds))
         elif kind == "artifact":
-            name, content = args.get("name"), args.get("content", "")
-            if not isinstance(name, str) or not isinstance(content, str):
-                raise InvalidPlan("artifact needs a string name and content")
+            name, content = args["name"], args.get("content", "")
             await ctx.artifact(name, content.encode(), content_type="text/plain; charset=utf-8")
         elif kind == "fail":
             on_attempt = args.get("on_attempt", 1)

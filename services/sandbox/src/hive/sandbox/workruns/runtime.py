@@ -6,9 +6,11 @@ stays a list of services rather than their wiring.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hive.events import EventStore
+from hive.sandbox.backends.readiness import BackendReadiness
 from hive.sandbox.confinement import Confinement
 from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
@@ -47,6 +49,7 @@ async def start_work_runs(
     *,
     commands: CommandRunner | None = None,
     confinement: Confinement | None = None,
+    readiness: Mapping[str, BackendReadiness] | None = None,
 ) -> WorkRunRuntime:
     """Build WorkRuns from the sandbox settings and start its worker."""
     wr = settings.workruns
@@ -55,7 +58,7 @@ async def start_work_runs(
     service = WorkRuns(
         store=store,
         storage=storage,
-        backends=BackendCatalog(settings, confinement=confinement),
+        backends=BackendCatalog(settings, confinement=confinement, readiness=readiness),
         apply_back=ApplyBack(
             relay_url=wr.apply_relay_url,
             relay_token=wr.apply_relay_token,

@@ -71,6 +71,7 @@ from hive.events import (
 )
 from hive.events.workrun import RESUMABLE, stream_id
 from hive.sandbox.backends import KNOWN_BACKENDS, BackendUnavailable, CodingBackend, create_backend
+from hive.sandbox.backends.readiness import BackendReadiness
 from hive.sandbox.confinement import Confinement
 from hive.sandbox.storage import InvalidId, SandboxStorage, TaskDirs, check_id
 from hive.sandbox.workruns import archive, git_repo
@@ -123,17 +124,40 @@ class Decided:
 
 
 class BackendCatalog:
-    """The coding backends this replica can run, built once per name."""
+    """The coding backends this replica can run, built once per name.
+
+    `readiness` (decided at startup, see `hive.sandbox.backends.readiness`) lets
+    a create naming a backend that cannot run here be refused with the fix; without
+    it (tests that inject backends) every known backend is taken as usable.
+    """
 
     def __init__(
         self,
         settings: Any,
         overrides: Mapping[str, CodingBackend] | None = None,
         confinement: Confinement | None = None,
+        readiness: Mapping[str, BackendReadiness] | None = None,
     ) -> None:
         self.settings = settings
         self.confinement = confinement
         self._built: dict[str, CodingBackend | BackendUnavailable] = dict(overrides or {})
+        self.readiness = dict(readiness or {})
+
+    def check_request(self, name: str, instructions: str) -> None:
+        """InvalidRequest when the backend cannot run here or could never run these instructions."""
+        verdict = self.readiness.get(name)
+        if verdict is not None and not verdict.usable:
+            raise InvalidRequest(verdict.refusal())
+        try:
+            backend = self.get(name)
+        except BackendUnavailable as exc:
+            raise InvalidRequest(str(exc)) from exc
+        check = getattr(backend, "check_instructions", None)
+        if check is not None:
+            try:
+                check(instructions)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from exc
 
     def get(self, name: str) -> CodingBackend:
         """The backend, or BackendUnavailable naming why it cannot run."""
@@ -340,6 +364,7 @@ class WorkRuns:
             )
         if await self.store.stream_version(stream_id(task_id)) > 0:
             raise DuplicateTask(f"task {task_id!r} already exists")
+        self.backends.check_request(backend, req.instructions)
         dirs = self._claim_task_dir(task_id)
         try:
             seeded = await self._seed(
