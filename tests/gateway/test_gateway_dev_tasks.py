@@ -251,3 +251,65 @@ def test_a_shared_sandbox_copies_the_requested_path(
     manifest = _create(admin, project["project_id"])["workspace_manifest"]
     assert manifest["source_archive_present"] is False
     assert manifest["repo_path_class"] == "requested_path_copy"
+
+
+def test_answers_carry_gateway_urls_only(admin: httpx.Client, project: dict[str, str]) -> None:
+    """Command log URLs and problem instances name gateway routes that answer."""
+    pid = project["project_id"]
+    task_id = _create(admin, pid, {"run": {"argv": ["ls"]}})["task_id"]
+    _wait(admin, pid, task_id, lambda s: s["state"] in ("awaiting_review", "failed"))
+    base = f"/api/projects/{pid}/dev-tasks/{task_id}"
+    listed = admin.get(base + "/commands").json()
+    one = admin.get(f"{base}/commands/{listed[0]['command_id']}").json()
+    for command in (listed[0], one):
+        for stream in ("stdout", "stderr"):
+            url = command["retrieval"][stream]
+            assert url == f"{base}/commands/{command['command_id']}/log?stream={stream}"
+            assert admin.get(url).status_code == 200
+    bad = admin.post(
+        f"/api/projects/{pid}/dev-tasks",
+        json={"instructions": "not a plan", "backend": "deterministic_proof"},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["instance"] == f"/api/projects/{pid}/dev-tasks"
+    missing = admin.get(base + "/artifacts/no-such-artifact")  # a forwarded stream's problem
+    assert missing.status_code == 404
+    assert missing.json()["instance"] == base + "/artifacts/no-such-artifact"
+
+
+def test_a_workspace_removed_after_the_project_is_named_as_the_cause(
+    admin: httpx.Client, tmp_path: Path
+) -> None:
+    ws = tmp_path / "gone"
+    ws.mkdir()
+    r = admin.post(
+        "/api/projects", json={"name": f"gone-{tmp_path.name}", "workspace_path": str(ws)}
+    )
+    assert r.status_code == 201, r.text
+    ws.rmdir()
+    r = admin.post(
+        f"/api/projects/{r.json()['project_id']}/dev-tasks",
+        json={"instructions": _plan(), "backend": "deterministic_proof"},
+    )
+    assert r.status_code == 422, r.text
+    assert str(ws) in r.json()["detail"] and "missing" in r.json()["detail"]
+    assert "archive_b64" not in r.json()["detail"]
+
+
+def test_a_project_created_without_a_path_runs_its_first_work_run(admin: httpx.Client) -> None:
+    """The workspace the gateway creates is a repository a Work Run seeds from and applies to."""
+    r = admin.post("/api/projects", json={"name": f"first-{time.monotonic_ns()}"})
+    assert r.status_code == 201, r.text
+    project = r.json()
+    pid = project["project_id"]
+    task_id = _create(admin, pid, {"write": {"path": "hello.py", "content": "print('hi')\n"}})[
+        "task_id"
+    ]
+    status = _wait(admin, pid, task_id, lambda s: s["state"] in ("awaiting_review", "failed"))
+    assert status["state"] == "awaiting_review", status
+    assert (
+        admin.post(f"/api/projects/{pid}/dev-tasks/{task_id}/approve", json={}).status_code == 200
+    )
+    final = _wait(admin, pid, task_id, lambda s: s["state"] in ("applied", "apply_failed"))
+    assert final["state"] == "applied", final
+    assert (Path(project["workspace_path"]) / "hello.py").read_text() == "print('hi')\n"

@@ -53,7 +53,7 @@ def test_logs_are_json_lines_with_an_access_log(gateway: GatewayServer) -> None:
     assert {"timestamp", "level", "event"} <= set(access[0])
 
 
-def test_project_workspaces(admin: httpx.Client, gateway: GatewayServer) -> None:
+def test_project_workspaces(admin: httpx.Client, gateway: GatewayServer, tmp_path: Path) -> None:
     name = f"Demo Project {uuid.uuid4().hex[:6]}"
     default = admin.post("/api/projects", json={"name": name})
     assert default.status_code == 201
@@ -68,9 +68,9 @@ def test_project_workspaces(admin: httpx.Client, gateway: GatewayServer) -> None
     )
     assert escape.status_code == 422
     absolute = admin.post(
-        "/api/projects", json={"name": name + "-abs", "workspace_path": "/srv/repo"}
+        "/api/projects", json={"name": name + "-abs", "workspace_path": str(tmp_path / "repo")}
     )
-    assert absolute.json()["workspace_path"] == "/srv/repo"
+    assert absolute.json()["workspace_path"] == str(tmp_path / "repo")
     assert admin.post("/api/projects", json={"name": name}).status_code == 409
     pid = default.json()["project_id"]
     assert admin.get(f"/api/projects/{pid}").json()["name"] == name

@@ -7,7 +7,8 @@ are not revealed). Ownership never changes once a task exists, so it is
 remembered in a bounded in-memory map after the first lookup.
 
 Bodies are passed through as the sandbox wrote them; the facade decodes only
-the fields it must check (`project_id`, a command's `task_id`).
+the fields it must check (`project_id`, a command's `task_id`) and the URLs
+it must rewrite (`gateway_urls`: command log URLs, problem instances).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import msgspec
 from hive.contracts.api import CreateDevTask, Project, ReviewAction, WorkspaceSpec
 from hive.contracts.errors import ErrorCode
 from hive.contracts.http import HiveHTTPError
+from hive.gateway.backend_admission import BackendAdmission
+from hive.gateway.gateway_urls import rewrite_commands
 from hive.gateway.identifiers import check_id
 from hive.gateway.sandbox_client import SandboxClient, SandboxReply
 from hive.gateway.workspace_seed import WorkspaceTooLarge, archive_b64
@@ -135,8 +138,10 @@ class DevTaskFacade:
         seed_with_archive: bool,
         archive_max_bytes: int,
         draining: asyncio.Event,
+        admission: BackendAdmission | None = None,
     ) -> None:
         self.sandbox = sandbox
+        self.admission = admission
         self.seed_with_archive = seed_with_archive
         self.archive_max_bytes = archive_max_bytes
         self.owners = Owners()
@@ -190,12 +195,20 @@ class DevTaskFacade:
     async def create(self, project: Project, body: ProjectDevTaskCreate) -> SandboxReply:
         """Create a Work Run in the project's workspace (seeded by archive if needed)."""
         refuse_nul(body.instructions, body.backend, body.task_id, *body.target_paths)
+        workspace = Path(project.workspace_path)
+        if not await asyncio.to_thread(workspace.is_dir):
+            raise HiveHTTPError(
+                422,
+                ErrorCode.VALIDATION_FAILED,
+                f"the project's workspace {workspace} is missing (removed after the project "
+                "was created?): recreate the directory, or create a project for another one",
+            )
+        if self.admission is not None:
+            await self.admission.check(body.backend)
         archive = None
         if self.seed_with_archive:
             try:
-                archive = await asyncio.to_thread(
-                    archive_b64, Path(project.workspace_path), self.archive_max_bytes
-                )
+                archive = await asyncio.to_thread(archive_b64, workspace, self.archive_max_bytes)
             except WorkspaceTooLarge as exc:
                 raise HiveHTTPError(413, ErrorCode.PAYLOAD_TOO_LARGE, str(exc)) from exc
             except OSError as exc:
@@ -260,12 +273,16 @@ class DevTaskFacade:
     ) -> SandboxReply:
         """Governed commands (process sessions) of one task."""
         await self.require_task(project_id, task_id)
-        return await self.sandbox.request("GET", "/commands", params={**params, "task_id": task_id})
+        reply = await self.sandbox.request(
+            "GET", "/commands", params={**params, "task_id": task_id}
+        )
+        return _with_gateway_urls(reply, project_id, task_id)
 
     async def command(self, project_id: str, task_id: str, command_id: str) -> SandboxReply:
         """One command's status."""
         await self.require_command(project_id, task_id, command_id)
-        return await self.sandbox.request("GET", "/commands/" + quote(command_id, safe=""))
+        reply = await self.sandbox.request("GET", "/commands/" + quote(command_id, safe=""))
+        return _with_gateway_urls(reply, project_id, task_id)
 
     async def action(
         self, project_id: str, task_id: str, action: str, body: ReviewAction
@@ -307,6 +324,13 @@ class DevTaskFacade:
                 await stack.aclose()
 
         return OpenStream(resp.status, content_type, passed, chunks=chunks())
+
+
+def _with_gateway_urls(reply: SandboxReply, project_id: str, task_id: str) -> SandboxReply:
+    if reply.status != 200:
+        return reply
+    body = rewrite_commands(reply.body, project_id, task_id)
+    return SandboxReply(reply.status, reply.content_type, body, reply.headers)
 
 
 def _passthrough_error(reply: SandboxReply) -> HiveHTTPError:

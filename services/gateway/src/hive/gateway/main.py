@@ -47,6 +47,7 @@ from hive.gateway.auth import (
     relay_token,
     workspace_apply_token,
 )
+from hive.gateway.backend_admission import BackendAdmission
 from hive.gateway.call_records import CallRecorder
 from hive.gateway.credentials import CredentialUnreadable, CredentialVault
 from hive.gateway.dev_task_facade import DevTaskFacade
@@ -129,6 +130,7 @@ async def _wire(rt: GatewayRuntime) -> Services:
                 ),
                 archive_max_bytes=settings.seed_archive_max_bytes,
                 draining=rt.draining,
+                admission=BackendAdmission(rt.sandbox, relay_configured=bool(settings.providers)),
             ),
             workspace_apply=WorkspaceApplier(projects, store, rt.metrics),
         )

@@ -30,6 +30,7 @@ from hive.gateway.api.docs import SESSION_PROBLEMS, problems
 from hive.gateway.api.projects import project_or_404
 from hive.gateway.auth import current_operator, runtime_of
 from hive.gateway.dev_task_facade import OpenStream, ProjectDevTaskCreate, task_path
+from hive.gateway.gateway_urls import is_problem, rewrite_problem
 from hive.gateway.runtime import Services
 from hive.gateway.sandbox_client import SandboxReply
 
@@ -46,12 +47,15 @@ def _media_type(content_type: str) -> str:
     return content_type
 
 
-def _reply(reply: SandboxReply) -> Response[Any]:
+def _reply(request: Request[Any, Any, Any], reply: SandboxReply) -> Response[Any]:
     if reply.status >= 500:
         # The sandbox failed; to the dashboard that is an upstream failure of the gateway.
         raise HiveHTTPError(502, ErrorCode.UPSTREAM_ERROR, f"sandbox answered {reply.status}")
+    body = reply.body
+    if is_problem(reply.content_type):
+        body = rewrite_problem(body, request.url.path)  # the sandbox's path 404s here
     return Response(
-        content=reply.body, status_code=reply.status, media_type=_media_type(reply.content_type)
+        content=body, status_code=reply.status, media_type=_media_type(reply.content_type)
     )
 
 
@@ -68,12 +72,15 @@ class _EventStreamOperation(Operation):
             )
 
 
-def _stream(opened: OpenStream) -> Response[Any]:
+def _stream(request: Request[Any, Any, Any], opened: OpenStream) -> Response[Any]:
     if opened.status >= 500:
         raise HiveHTTPError(502, ErrorCode.UPSTREAM_ERROR, f"sandbox answered {opened.status}")
     if opened.chunks is None:
+        body = opened.body
+        if is_problem(opened.content_type):
+            body = rewrite_problem(body, request.url.path)
         return Response(
-            content=opened.body,
+            content=body,
             status_code=opened.status,
             media_type=_media_type(opened.content_type),
             headers=opened.headers,
@@ -101,7 +108,7 @@ async def create_dev_task(
     """Create a Work Run in this project's workspace."""
     services = _services(request)
     project = await project_or_404(services, project_id)
-    return _reply(await services.dev_tasks.create(project, data))
+    return _reply(request, await services.dev_tasks.create(project, data))
 
 
 @get("/", responses=problems(*SESSION_PROBLEMS, 404, 502))
@@ -114,7 +121,9 @@ async def list_dev_tasks(
     """This project's Work Runs."""
     services = _services(request)
     await project_or_404(services, project_id)
-    return _reply(await services.dev_tasks.list(project_id, _params(state=task_state, limit=limit)))
+    return _reply(
+        request, await services.dev_tasks.list(project_id, _params(state=task_state, limit=limit))
+    )
 
 
 @get(TASK, responses=TASK_PROBLEMS)
@@ -122,7 +131,7 @@ async def get_dev_task(
     request: Request[Any, Any, Any], project_id: str, task_id: str
 ) -> Response[DevTaskStatus]:
     """DevTaskStatus of one Work Run."""
-    return _reply(await _services(request).dev_tasks.status(project_id, task_id))
+    return _reply(request, await _services(request).dev_tasks.status(project_id, task_id))
 
 
 @get(TASK + "/events", responses=TASK_PROBLEMS, operation_class=_EventStreamOperation)
@@ -138,13 +147,14 @@ async def dev_task_events(
     facade = _services(request).dev_tasks
     params = {"after": after, "limit": limit}
     if not (follow or "text/event-stream" in request.headers.get("accept", "")):
-        return _reply(await facade.get(project_id, task_id, "/events", params))
+        return _reply(request, await facade.get(project_id, task_id, "/events", params))
     await facade.require_task(project_id, task_id)
     headers = {"Accept": "text/event-stream"}
     if last := request.headers.get("last-event-id"):
         headers["Last-Event-ID"] = last
     return _stream(
-        await facade.open_stream(task_path(task_id, "/events"), params=params, headers=headers)
+        request,
+        await facade.open_stream(task_path(task_id, "/events"), params=params, headers=headers),
     )
 
 
@@ -153,7 +163,7 @@ async def dev_task_patch(
     request: Request[Any, Any, Any], project_id: str, task_id: str
 ) -> Response[str]:
     """The proposed unified diff."""
-    return _reply(await _services(request).dev_tasks.get(project_id, task_id, "/patch"))
+    return _reply(request, await _services(request).dev_tasks.get(project_id, task_id, "/patch"))
 
 
 @get(TASK + "/artifacts", responses=TASK_PROBLEMS)
@@ -161,7 +171,9 @@ async def dev_task_artifacts(
     request: Request[Any, Any, Any], project_id: str, task_id: str
 ) -> Response[list[ArtifactView]]:
     """Persisted artifacts of the task."""
-    return _reply(await _services(request).dev_tasks.get(project_id, task_id, "/artifacts"))
+    return _reply(
+        request, await _services(request).dev_tasks.get(project_id, task_id, "/artifacts")
+    )
 
 
 @get(TASK + "/artifacts/{name:str}", responses=TASK_PROBLEMS, media_type="application/octet-stream")
@@ -172,9 +184,10 @@ async def dev_task_artifact(
     facade = _services(request).dev_tasks
     await facade.require_task(project_id, task_id)
     return _stream(
+        request,
         await facade.open_stream(
             task_path(task_id, "/artifacts/" + quote(name, safe="")), params=None, headers=None
-        )
+        ),
     )
 
 
@@ -187,9 +200,10 @@ async def dev_task_commands(
 ) -> Response[list[CommandStatus]]:
     """Governed commands (process sessions) the task ran."""
     return _reply(
+        request,
         await _services(request).dev_tasks.commands(
             project_id, task_id, _params(state=command_state)
-        )
+        ),
     )
 
 
@@ -198,7 +212,9 @@ async def dev_task_command(
     request: Request[Any, Any, Any], project_id: str, task_id: str, command_id: str
 ) -> Response[CommandStatus]:
     """One command's status (bounded previews)."""
-    return _reply(await _services(request).dev_tasks.command(project_id, task_id, command_id))
+    return _reply(
+        request, await _services(request).dev_tasks.command(project_id, task_id, command_id)
+    )
 
 
 @get(TASK + "/commands/{command_id:str}/log", responses=TASK_PROBLEMS, media_type="text/plain")
@@ -215,11 +231,12 @@ async def dev_task_command_log(
     facade = _services(request).dev_tasks
     await facade.require_command(project_id, task_id, command_id)
     return _stream(
+        request,
         await facade.open_stream(
             "/commands/" + quote(command_id, safe="") + "/log",
             params=_params(stream=stream, offset=offset, limit=limit),
             headers=None,
-        )
+        ),
     )
 
 
@@ -234,7 +251,9 @@ def _action_handler(action: str) -> Any:
             reason=data.reason if data is not None else None,
             actor=current_operator(request).username,  # the session decides who acts
         )
-        return _reply(await _services(request).dev_tasks.action(project_id, task_id, action, body))
+        return _reply(
+            request, await _services(request).dev_tasks.action(project_id, task_id, action, body)
+        )
 
     handler.__doc__ = f"{action.capitalize()} the task (the operator is recorded as actor)."
     handler.__name__ = f"{action}_dev_task"

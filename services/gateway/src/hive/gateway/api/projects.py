@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.openapi.spec import Example
+from litestar.params import Body
 
 from hive.contracts.api import Project, ProjectCreate
 from hive.contracts.errors import ErrorCode
@@ -12,8 +15,29 @@ from hive.contracts.http import HiveHTTPError
 from hive.gateway.api.docs import SESSION_PROBLEMS, problems
 from hive.gateway.auth import current_operator, runtime_of
 from hive.gateway.identifiers import check_id
-from hive.gateway.projects import DuplicateProject, ProjectError, check_name, workspace_for
+from hive.gateway.project_workspace import WorkspaceUnusable, discard_workspace, ensure_workspace
+from hive.gateway.projects import (
+    DuplicateProject,
+    ProjectError,
+    WorkspaceTaken,
+    check_name,
+    workspace_for,
+)
 from hive.gateway.runtime import Services
+
+PROJECT_EXAMPLES = [
+    Example(
+        summary="A new workspace under HIVE_WORKSPACE",
+        description="The gateway creates HIVE_WORKSPACE/demo as an empty git repository.",
+        value={"name": "demo"},
+    ),
+    Example(
+        summary="An existing checkout",
+        description="An existing directory is used as it is (absolute, or relative to "
+        "HIVE_WORKSPACE).",
+        value={"name": "my-service", "workspace_path": "/srv/checkouts/my-service"},
+    ),
+]
 
 
 async def project_or_404(services: Services, project_id: str) -> Project:
@@ -36,18 +60,45 @@ async def list_projects(request: Request[Any, Any, Any]) -> list[Project]:
     responses=problems(*SESSION_PROBLEMS, 409),
     tags=["projects"],
 )
-async def create_project(request: Request[Any, Any, Any], data: ProjectCreate) -> Project:
-    """Create a project; its workspace is under HIVE_WORKSPACE unless given absolute."""
+async def create_project(
+    request: Request[Any, Any, Any],
+    data: Annotated[ProjectCreate, Body(examples=PROJECT_EXAMPLES)],
+) -> Project:
+    """Create a project and make its workspace usable.
+
+    Without `workspace_path` the workspace is `HIVE_WORKSPACE/<name as a slug>`;
+    a relative path stays inside HIVE_WORKSPACE; an absolute path is used as
+    given. An existing directory is used as it is; a missing one is created as an
+    empty git repository with an initial commit. 409 when the name is taken or
+    another project already uses the same directory; 422 naming the cause when
+    the directory cannot be used or created.
+    """
     rt = runtime_of(request)
     try:
         name = check_name(data.name)
         path = workspace_for(rt.settings.workspace, name, data.workspace_path)
     except ProjectError as exc:
         raise HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, str(exc)) from exc
+    directory = Path(path)
     try:
-        return await rt.require().projects.create(name, path, current_operator(request).username)
+        return await rt.require().projects.create(
+            name,
+            path,
+            current_operator(request).username,
+            prepare=lambda: ensure_workspace(directory),
+            discard=lambda: discard_workspace(directory),
+        )
     except DuplicateProject as exc:
         raise HiveHTTPError(409, ErrorCode.CONFLICT, f"a project named {name!r} exists") from exc
+    except WorkspaceTaken as exc:
+        raise HiveHTTPError(
+            409,
+            ErrorCode.CONFLICT,
+            f"{exc}; two projects cannot share a workspace "
+            "(give another name or an explicit workspace_path)",
+        ) from exc
+    except WorkspaceUnusable as exc:
+        raise HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, str(exc)) from exc
 
 
 @get(

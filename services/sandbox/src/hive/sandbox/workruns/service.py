@@ -360,7 +360,9 @@ class WorkRuns:
         visible = visible_dir(requested)
         if raw is None and requested is not None and not visible:
             raise InvalidRequest(
-                "workspace.requested_path is not visible to the sandbox; send archive_b64"
+                f"workspace.requested_path {requested} is not a directory this sandbox can see: "
+                "send workspace.archive_b64 instead (through the gateway: "
+                "HIVE_SANDBOX_WORKSPACE_VISIBILITY=separate makes it send the archive)"
             )
         if await self.store.stream_version(stream_id(task_id)) > 0:
             raise DuplicateTask(f"task {task_id!r} already exists")
