@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +199,41 @@ def test_schemathesis_session_is_really_authenticated(
     # Guard against a fuzz run that only ever saw 401s.
     r = httpx.get(fuzz_gateway.url + "/api/auth/me", cookies=fuzz_session["cookies"], timeout=10)
     assert r.status_code == 200
+
+
+def test_the_api_reference_page_needs_nothing_outside_the_gateway(gateway: GatewayServer) -> None:
+    """/schema/swagger works offline: every script, style and icon is a gateway URL that answers."""
+    anonymous = gateway.client()
+    page = anonymous.get("/schema/swagger")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert (
+        "http://" not in page.text and "https://" not in page.text and "//" + "cdn" not in page.text
+    )
+    refs = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert len(refs) >= 3  # icon, stylesheet, script
+    for ref in refs:
+        assert ref.startswith("/") and not ref.startswith("//"), ref
+        asset = anonymous.get(ref)
+        assert asset.status_code == 200 and len(asset.content) > 0, ref
+    css = anonymous.get("/schema/assets/swagger-ui.css").text
+    assert "url(http" not in css and "@import" not in css  # no web fonts or remote images
+    # The page reads the document from the gateway too, and the document names its page.
+    spec_url = re.search(r'url: "([^"]+)"', page.text)
+    assert spec_url is not None and spec_url.group(1).startswith("/schema")
+    doc = anonymous.get(spec_url.group(1)).json()
+    assert "/schema/swagger" in doc["info"]["description"]
+
+
+def test_the_work_run_create_body_is_documented_with_an_example_per_backend(
+    gateway: GatewayServer,
+) -> None:
+    doc = gateway.client().get("/schema").json()
+    body = doc["paths"]["/api/projects/{project_id}/dev-tasks"]["post"]["requestBody"]
+    examples = body["content"]["application/json"]["schema"]["examples"]
+    assert {e["backend"] for e in examples} == {"deterministic_proof", "codex_cli", "relay_helper"}
+    plan = next(e for e in examples if e["backend"] == "deterministic_proof")["instructions"]
+    assert "steps" in json.loads(plan)
+    fields = doc["components"]["schemas"]["ProjectDevTaskCreate"]["properties"]
+    for step in ("write", "run", "sleep", "artifact", "fail"):
+        assert f'"{step}"' in fields["instructions"]["description"]
+    assert "422" in fields["backend"]["description"]

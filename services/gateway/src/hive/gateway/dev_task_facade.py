@@ -14,12 +14,13 @@ it must rewrite (`gateway_urls`: command log URLs, problem instances).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
@@ -35,14 +36,62 @@ from hive.gateway.workspace_seed import WorkspaceTooLarge, archive_b64
 
 ACTIONS = ("approve", "reject", "resume", "requeue", "cancel")
 
+PLAN_EXAMPLE = json.dumps(
+    {
+        "steps": [
+            {"write": {"path": "hello.py", "content": "print('hello')\n"}},
+            {"run": {"argv": ["python3", "hello.py"]}},
+        ]
+    }
+)
+"""A `deterministic_proof` plan (the instructions are this JSON, as a string)."""
+
 
 class ProjectDevTaskCreate(msgspec.Struct, kw_only=True):
-    """POST /api/projects/{project_id}/dev-tasks: the project supplies the workspace."""
+    """POST /api/projects/{project_id}/dev-tasks: a Work Run in the project's workspace.
 
-    instructions: str
-    backend: str | None = None
-    target_paths: list[str] = []
-    task_id: str | None = None
+    The project supplies the workspace: the sandbox seeds the task's repository from
+    it, and an approved patch is applied back to it.
+    """
+
+    instructions: Annotated[
+        str,
+        msgspec.Meta(
+            description=(
+                "What the backend should do. `codex_cli` and `relay_helper`: plain-language "
+                "instructions for the coding agent. `deterministic_proof` (no model): a JSON "
+                'plan as a string, `{"steps": [...]}`, each step one of '
+                '`{"write": {"path", "content"}}` (a file in the repo), '
+                '`{"run": {"argv": [...]}}` (a governed command; non-zero exit fails the '
+                'attempt), `{"sleep": {"seconds"}}`, `{"artifact": {"name", "content"}}`, '
+                '`{"fail": {"on_attempt": N}}` (fails attempt N on purpose). A plan that is '
+                "not valid is refused with 422 naming the step and the fault."
+            ),
+            examples=[PLAN_EXAMPLE],
+        ),
+    ]
+    backend: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=(
+                "`codex_cli`, `relay_helper` or `deterministic_proof`; default: the sandbox's "
+                "HIVE_SANDBOX_CODING_BACKEND (`codex_cli`). A backend that cannot run (no "
+                "`codex` binary, no model provider) is refused with 422 saying how to enable "
+                "it; the sandbox's /healthz `backends` lists which are usable."
+            ),
+            examples=["deterministic_proof"],
+        ),
+    ] = None
+    target_paths: Annotated[
+        list[str],
+        msgspec.Meta(description="Repo-relative paths the task is about (informational)."),
+    ] = []
+    task_id: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Your own task id (letters, digits, `-`, `_`); default: generated."
+        ),
+    ] = None
 
 
 class _TaskOwner(msgspec.Struct):

@@ -39,8 +39,10 @@ from hive.gateway.api import health as health_api
 from hive.gateway.api import internal as internal_api
 from hive.gateway.api import metrics as metrics_api
 from hive.gateway.api import projects as projects_api
+from hive.gateway.api import reference as reference_api
 from hive.gateway.api import relay as relay_api
 from hive.gateway.api import workspace_apply as workspace_apply_api
+from hive.gateway.api.reference import LocalSwaggerPage
 from hive.gateway.auth import (
     internal_secret,
     operator_session,
@@ -258,7 +260,17 @@ def _openapi() -> OpenAPIConfig:
         title="OpenHive gateway",
         version="0.1.0",
         path="/schema",
-        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
+        description=(
+            "The OpenHive gateway: operator sessions, projects, project-scoped Work Runs "
+            "(dev tasks), task tokens and the model relay. This document is `/schema` "
+            "(also `/schema/openapi.json`, `/schema/openapi.yaml`); the readable page is "
+            "`/schema/swagger`, served with local assets."
+        ),
+        render_plugins=[
+            JsonRenderPlugin(path=["/", "/openapi.json"]),
+            YamlRenderPlugin(),
+            LocalSwaggerPage(),
+        ],
         use_handler_docstrings=True,
         components=Components(
             security_schemes={
@@ -364,6 +376,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
             internal_routes,
             relay_routes,
             *apply_routes,
+            reference_api.assets_router(),
         ],
         lifespan=[lifespan],
         exception_handlers={

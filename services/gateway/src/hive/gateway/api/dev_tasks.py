@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from litestar import Request, Response, Router, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
-from litestar.params import Parameter, QueryParameter
+from litestar.openapi.spec import Example, OpenAPIMediaType, OpenAPIResponse, Operation, Reference
+from litestar.params import Body, Parameter, QueryParameter
 from litestar.response import Stream
 
 from hive.contracts.api import (
@@ -29,7 +29,7 @@ from hive.contracts.http import HiveHTTPError
 from hive.gateway.api.docs import SESSION_PROBLEMS, problems
 from hive.gateway.api.projects import project_or_404
 from hive.gateway.auth import current_operator, runtime_of
-from hive.gateway.dev_task_facade import OpenStream, ProjectDevTaskCreate, task_path
+from hive.gateway.dev_task_facade import PLAN_EXAMPLE, OpenStream, ProjectDevTaskCreate, task_path
 from hive.gateway.gateway_urls import is_problem, rewrite_problem
 from hive.gateway.runtime import Services
 from hive.gateway.sandbox_client import SandboxReply
@@ -101,11 +101,46 @@ def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+CREATE_EXAMPLES = [
+    Example(
+        summary="deterministic_proof: a fixed plan, no model",
+        description="Always usable. `instructions` is a JSON plan, sent as a string.",
+        value={"backend": "deterministic_proof", "instructions": PLAN_EXAMPLE},
+    ),
+    Example(
+        summary="codex_cli: the Codex CLI with a model provider",
+        description="Needs the `codex` binary (`make tools`) and a provider: "
+        "HIVE_SANDBOX_CODEX_AUTH_MODE=relay with HIVE_MODEL_PROVIDERS on the gateway, or "
+        "HIVE_SANDBOX_CODEX_PROVIDER_ID/_BASE_URL. The default backend.",
+        value={
+            "backend": "codex_cli",
+            "instructions": "Add a hello.py that prints hello, and a test for it.",
+            "target_paths": ["hello.py"],
+        },
+    ),
+    Example(
+        summary="relay_helper: Codex without any credential",
+        description="Codex's model calls go through a helper holding one task token; "
+        "needs the `codex` binary and HIVE_MODEL_PROVIDERS on the gateway.",
+        value={"backend": "relay_helper", "instructions": "Fix the failing test in tests/."},
+    ),
+]
+
+
 @post("/", status_code=201, responses=problems(*SESSION_PROBLEMS, 404, 409, 413, 502))
 async def create_dev_task(
-    request: Request[Any, Any, Any], project_id: str, data: ProjectDevTaskCreate
+    request: Request[Any, Any, Any],
+    project_id: str,
+    data: Annotated[ProjectDevTaskCreate, Body(examples=CREATE_EXAMPLES)],
 ) -> Response[DevTaskStatus]:
-    """Create a Work Run in this project's workspace."""
+    """Create a Work Run in this project's workspace.
+
+    The sandbox seeds the task's repository from the project's workspace and queues
+    attempt 1; follow it with `GET .../events` (`Accept: text/event-stream`), review
+    `GET .../patch`, then `POST .../approve` applies the patch to the workspace.
+    422 when the backend cannot run here (the message says how to enable it) or a
+    `deterministic_proof` plan is not valid (the message names the step and fault).
+    """
     services = _services(request)
     project = await project_or_404(services, project_id)
     return _reply(request, await services.dev_tasks.create(project, data))
