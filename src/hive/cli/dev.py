@@ -23,6 +23,14 @@ from pathlib import Path
 import httpx
 
 from hive.cli.database import database_url
+from hive.cli.dev_report import (
+    backend_lines,
+    dashboard_state,
+    line,
+    relay_configured,
+    remove_record,
+    write_record,
+)
 from hive.cli.serve import granian_argv
 from hive.events import migrate
 from hive.events.database import data_dir, redact
@@ -176,6 +184,29 @@ def _stop(children: list[Child]) -> None:
             c.proc.wait()
 
 
+def _report(args: argparse.Namespace, children: list[Child], urls: dict[str, str]) -> None:
+    """The rest of the picture: dashboard, API pages, Codex, which backends can run."""
+    running = {c.name for c in children}
+    dashboard = dashboard_state(REPO_ROOT, disabled=args.no_dashboard)
+    if dashboard is not None:
+        print(line("dashboard", urls["dashboard"], dashboard))
+    if "gateway" in running:
+        print(line("api", urls["gateway"] + "/schema/swagger", "API reference page"))
+        print(line("openapi", urls["gateway"] + "/schema", "the OpenAPI document"))
+    if _installed("hive.sandbox.codex.install"):
+        from hive.sandbox.codex import install as codex_install
+
+        codex = codex_install.probe(os.environ.get("HIVE_SANDBOX_CODEX_BIN") or None)
+        print(f"{'codex':<10} {codex.describe()}")
+    if "sandbox" in running:
+        try:
+            health = httpx.get(urls["sandbox"] + "/healthz", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            health = {}
+        for text in backend_lines(health, relay=relay_configured(os.environ)):
+            print(text)
+
+
 def _dev(args: argparse.Namespace) -> int:
     data = data_dir()
     data.mkdir(parents=True, exist_ok=True)
@@ -200,9 +231,8 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     with database_url() as db:
-        print(f"database: {redact(db)}")
         migrate.upgrade(db)
-        print(f"schema at {migrate.head_revision()}")
+        print(line("database", redact(db), f"ready, schema at {migrate.head_revision()}"))
         base = _base_env()
         common = base | {
             "DATABASE_URL": db,
@@ -283,9 +313,11 @@ def _dev(args: argparse.Namespace) -> int:
                 )
             for child in children:
                 ok = _wait_healthy(child)
+                state = "ready" if ok else "NOT READY"
                 print(
-                    f"{child.name:<10} {child.url:<28} {'ready' if ok else 'NOT READY'}"
-                    f"  (log: {log_dir / (child.name + '.log')})"
+                    line(
+                        child.name, child.url, f"{state}  (log: {log_dir / (child.name + '.log')})"
+                    )
                 )
                 if not ok:
                     print(
@@ -293,11 +325,7 @@ def _dev(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                     return 1
-            if _installed("hive.sandbox.codex.install"):
-                from hive.sandbox.codex import install as codex_install
-
-                codex = codex_install.probe(os.environ.get("HIVE_SANDBOX_CODEX_BIN") or None)
-                print(f"{'codex':<10} {codex.describe()}")
+            _report(args, children, urls)
             if any(c.name == "gateway" for c in children):
                 print(
                     f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}"
@@ -305,6 +333,17 @@ def _dev(args: argparse.Namespace) -> int:
                 )
             if not children:
                 print("no services are installed yet; the database is ready")
+            running = {c.name: c.url for c in children}
+            record = write_record(
+                data,
+                {
+                    "data_dir": str(data),
+                    "gateway_url": running.get("gateway"),
+                    "sandbox_url": running.get("sandbox"),
+                    "dashboard_url": running.get("dashboard"),
+                },
+            )
+            print(f"recorded in {record}: `hive demo --data-dir {data}` finds this hive dev")
             print("Ctrl-C stops everything")
             while not stopping:
                 dead = [c for c in children if c.proc.poll() is not None]
@@ -318,4 +357,5 @@ def _dev(args: argparse.Namespace) -> int:
             return 0
         finally:
             _stop(children)
+            remove_record(data)
             print("stopped")
