@@ -3,7 +3,7 @@
 # (Later issues add the dashboard's npm ci here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git >/dev/null; }
+command -v git >/dev/null && command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq git curl >/dev/null; }
 
 # The pinned Codex CLI (codex_cli backend): `npm ci` from the committed lock in tools/codex
 # into .tools/codex, so the version and every tarball hash are exact. Skipped when the

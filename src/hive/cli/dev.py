@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import os
 import secrets
@@ -208,6 +209,9 @@ def _report(args: argparse.Namespace, children: list[Child], urls: dict[str, str
 
 
 def _dev(args: argparse.Namespace) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Each line as it happens, also into a pipe or a file (`make dev | tee`, a supervisor).
+        sys.stdout.reconfigure(line_buffering=True)
     data = data_dir()
     data.mkdir(parents=True, exist_ok=True)
     os.chmod(data, 0o700)
