@@ -67,6 +67,7 @@ def test_project_workspaces(admin: httpx.Client, gateway: GatewayServer, tmp_pat
         "/api/projects", json={"name": name + "-esc", "workspace_path": "../../etc"}
     )
     assert escape.status_code == 422
+    (tmp_path / "repo").mkdir()
     absolute = admin.post(
         "/api/projects", json={"name": name + "-abs", "workspace_path": str(tmp_path / "repo")}
     )

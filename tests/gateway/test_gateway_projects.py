@@ -70,7 +70,7 @@ def test_names_or_paths_that_come_to_one_directory_conflict(
 
 
 def test_a_workspace_that_cannot_be_used_is_422_naming_the_cause(
-    admin: httpx.Client, tmp_path: Path
+    admin: httpx.Client, gateway: GatewayServer, tmp_path: Path
 ) -> None:
     a_file = tmp_path / "plain-file"
     a_file.write_text("x")
@@ -79,17 +79,25 @@ def test_a_workspace_that_cannot_be_used_is_422_naming_the_cause(
     )
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == f"workspace_path {a_file} exists and is not a directory"
-    under_file = a_file / "sub"
+    missing = tmp_path / "not-there"  # outside HIVE_WORKSPACE: never created by the gateway
     r = admin.post(
-        "/api/projects", json={"name": f"under-{tmp_path.name}", "workspace_path": str(under_file)}
+        "/api/projects", json={"name": f"missing-{tmp_path.name}", "workspace_path": str(missing)}
     )
     assert r.status_code == 422, r.text
-    assert r.json()["detail"].startswith(
-        f"cannot create the workspace {under_file}: Not a directory"
+    assert r.json()["detail"].startswith(f"workspace_path {missing} does not exist")
+    assert "HIVE_WORKSPACE" in r.json()["detail"] and not missing.exists()
+    blocker = Path(gateway.env["HIVE_WORKSPACE"]) / f"blocker-{tmp_path.name}"
+    blocker.write_text("a file where a directory would go")
+    r = admin.post(
+        "/api/projects",
+        json={"name": f"under-{tmp_path.name}", "workspace_path": f"{blocker.name}/sub"},
     )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(f"cannot create the workspace {blocker / 'sub'}: ")
     # Nothing was stored for either.
     names = [p["name"] for p in admin.get("/api/projects").json()]
-    assert f"file-{tmp_path.name}" not in names and f"under-{tmp_path.name}" not in names
+    for prefix in ("file", "missing", "under"):
+        assert f"{prefix}-{tmp_path.name}" not in names
 
 
 def test_a_duplicate_name_creates_nothing_on_disk(admin: httpx.Client, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from tests.sandbox.workruns.runs import start_sandbox
 from tests.support.sandbox_server import SandboxServer
 
 LIMIT = 16 * 1024 * 1024
+EMPTY_PLAN = '{"steps": []}'  # a valid deterministic_proof plan (invalid ones are 422 at create)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,11 @@ def test_an_archive_within_the_limit_is_accepted_past_10_mib(server: SandboxServ
     with server.client() as http:
         r = http.post(
             "/dev-tasks",
-            json={"project_id": "big", "instructions": "{}", "workspace": {"archive_b64": archive}},
+            json={
+                "project_id": "big",
+                "instructions": EMPTY_PLAN,
+                "workspace": {"archive_b64": archive},
+            },
         )
     assert r.status_code == 201, r.text[:300]
     seeded = Path(r.json()["workspace_manifest"]["repo_path"]) / "blob.bin"
@@ -54,7 +59,7 @@ def test_an_archive_past_the_limit_is_refused_clearly(server: SandboxServer) -> 
             "/dev-tasks",
             json={
                 "project_id": "big",
-                "instructions": "{}",
+                "instructions": EMPTY_PLAN,
                 "workspace": {"archive_b64": _archive(LIMIT + (1 << 20))},
             },
         )

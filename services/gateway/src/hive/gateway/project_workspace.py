@@ -1,5 +1,8 @@
 """A project's workspace on disk: an existing directory is used, a missing one is created.
 
+Only under HIVE_WORKSPACE: an absolute path elsewhere must already exist (the
+gateway does not make directories wherever an API caller names, and a typo
+outside the workspace root is an error, not a new directory).
 A new workspace is an empty git repository with one (empty) initial commit, so
 the first Work Run has a baseline and its approved patch has a repository to
 land in. git runs with the environment `working_tree.git_env` builds (no
@@ -61,11 +64,16 @@ async def _git(path: Path, *args: str) -> None:
         raise WorkspaceUnusable(f"git {args[0]} in {path} failed: {reason}")
 
 
-def _claim_directory(path: Path) -> bool:
-    """Check an existing workspace (False), or make the missing directory (True)."""
+def _claim_directory(path: Path, root: Path) -> bool:
+    """Check an existing workspace (False), or make the missing directory under `root` (True)."""
     if path.exists() or path.is_symlink():
         check_existing(path)
         return False
+    if root not in path.parents:
+        raise WorkspaceUnusable(
+            f"workspace_path {path} does not exist; the gateway creates workspaces only under "
+            f"HIVE_WORKSPACE ({root}): create the directory first, or give a relative path"
+        )
     try:
         path.mkdir(parents=True)
     except FileExistsError:
@@ -80,12 +88,13 @@ def _claim_directory(path: Path) -> bool:
     return True
 
 
-async def ensure_workspace(path: Path) -> bool:
-    """Use an existing workspace, or create an empty git repository with an initial commit.
+async def ensure_workspace(path: Path, root: Path) -> bool:
+    """Use an existing workspace, or create one under `root` (HIVE_WORKSPACE) as an empty
+    git repository with an initial commit.
 
     True when it was created here; a creation that fails half-way is removed again.
     """
-    if not await asyncio.to_thread(_claim_directory, path):
+    if not await asyncio.to_thread(_claim_directory, path, root):
         return False
     try:
         await _git(path, "init", "--quiet", "--initial-branch=main")

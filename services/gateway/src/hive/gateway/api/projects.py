@@ -34,8 +34,8 @@ PROJECT_EXAMPLES = [
     Example(
         summary="An existing checkout",
         description="An existing directory is used as it is (absolute, or relative to "
-        "HIVE_WORKSPACE).",
-        value={"name": "my-service", "workspace_path": "/srv/checkouts/my-service"},
+        "HIVE_WORKSPACE); a missing one is created only under HIVE_WORKSPACE.",
+        value={"name": "my-service", "workspace_path": "/home/me/src/my-service"},
     ),
 ]
 
@@ -68,8 +68,9 @@ async def create_project(
 
     Without `workspace_path` the workspace is `HIVE_WORKSPACE/<name as a slug>`;
     a relative path stays inside HIVE_WORKSPACE; an absolute path is used as
-    given. An existing directory is used as it is; a missing one is created as an
-    empty git repository with an initial commit. 409 when the name is taken or
+    given. An existing directory is used as it is; a missing one under
+    HIVE_WORKSPACE is created as an empty git repository with an initial commit
+    (elsewhere it must exist already). 409 when the name is taken or
     another project already uses the same directory; 422 naming the cause when
     the directory cannot be used or created.
     """
@@ -85,7 +86,7 @@ async def create_project(
             name,
             path,
             current_operator(request).username,
-            prepare=lambda: ensure_workspace(directory),
+            prepare=lambda: ensure_workspace(directory, rt.settings.workspace),
             discard=lambda: discard_workspace(directory),
         )
     except DuplicateProject as exc:
