@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--password-stdin", action="store_true", help="read the operator's password from stdin"
     )
+    # Before issue 11 the demo talked to the sandbox; the flag is still accepted, and ignored.
+    p.add_argument("--sandbox-url", help=argparse.SUPPRESS)
     p.add_argument("--no-approve", action="store_true", help="leave the task awaiting review")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run")
     p.set_defaults(handler=_demo)
@@ -233,6 +235,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.sandbox_url:
+        print("hive demo: --sandbox-url is ignored: the demo goes through the gateway")
     target = find_target(args)
     op = Operator(target)
     print(f"gateway {target.gateway_url} (found: {target.found}), logged in as {target.user}")
