@@ -4,7 +4,8 @@
 test places in a task's repo and runs from inside the boundary (a governed
 command, a `deterministic_proof` step, a command Codex runs). It tries every way
 out the trust-boundary issue lists and writes what it found to
-`probe-report.json` in its working directory, which is also the proof that its
+`probe-report.json` in its working directory (with `launcher`: whether
+it found hive-confine above it), which is also the proof that its
 own work in its repo still succeeds:
 
 - the environment and memory of every process outside its own governed tree
@@ -72,7 +73,6 @@ def tree_of(root):
 
 
 launcher = launcher_of(os.getpid())
-note(launcher is None, "no hive-confine launcher above the governed process")
 inside, every = tree_of(launcher or os.getpid())
 outside = [p for p in every if p not in inside]
 for pid in outside:
@@ -139,7 +139,8 @@ for pid in T.get("signal", []):
 
 open("probe-own-work.txt", "w").write("written by the probe\n")
 own = open("probe-own-work.txt").read() == "written by the probe\n"
-json.dump({"leaks": leaks, "blocked": blocked, "own_work": own}, open("probe-report.json", "w"))
+report = {"leaks": leaks, "blocked": blocked, "own_work": own, "launcher": launcher is not None}
+json.dump(report, open("probe-report.json", "w"))
 print(json.dumps({"leaks": leaks, "own_work": own}))
 '''
 

@@ -105,7 +105,7 @@ def test_a_governed_process_cannot_reach_anything_of_openhive(
         done = wait_status(http, task, in_state("awaiting_review", "failed"), timeout_s=90)
         assert done["state"] == "awaiting_review", done
     report = _report(server, task)
-    assert report["own_work"] is True
+    assert report["own_work"] is True and report["launcher"] is True
     assert report["leaks"] == [], report["leaks"]
     # The probe really tried: every target was refused, not skipped.
     assert len(report["blocked"]) >= 14, report["blocked"]
