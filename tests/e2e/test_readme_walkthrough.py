@@ -192,7 +192,8 @@ def test_make_dev_prints_every_component_with_its_state(hive_dev: HiveDev) -> No
     assert backends["deterministic_proof"].endswith("usable")
     assert "(default)" in backends["codex_cli"] and "not usable" in backends["codex_cli"]
     assert "To enable:" in backends["codex_cli"] and "To enable:" in backends["relay_helper"]
-    assert "login: admin / " + ADMIN_PASSWORD in dev.lines[-3]
+    login = f"login: admin / {ADMIN_PASSWORD}  (from HIVE_BOOTSTRAP_ADMIN_PASSWORD)"
+    assert login in dev.lines
     record = json.loads((dev.data_dir / "dev.json").read_text())
     assert record["gateway_url"] == dev.gateway_url and record["pid"] == dev.proc.pid
     assert ADMIN_PASSWORD not in (dev.data_dir / "dev.json").read_text()

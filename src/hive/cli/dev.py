@@ -331,10 +331,12 @@ def _dev(args: argparse.Namespace) -> int:
                     return 1
             _report(args, children, urls)
             if any(c.name == "gateway" for c in children):
-                print(
-                    f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}"
-                    f"  (stored in {data / 'secrets.json'}, mode 0600)"
+                where = (
+                    "from HIVE_BOOTSTRAP_ADMIN_PASSWORD"  # an operator's own: never written down
+                    if os.environ.get("HIVE_BOOTSTRAP_ADMIN_PASSWORD")
+                    else f"stored in {data / 'secrets.json'}, mode 0600"
                 )
+                print(f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}  ({where})")
             if not children:
                 print("no services are installed yet; the database is ready")
             running = {c.name: c.url for c in children}
