@@ -13,6 +13,8 @@ own work in its repo still succeeds:
 - files and directories: the data dir, `secrets.json`, `pgdata`, another task;
 - TCP connections: PostgreSQL (with and without its password), the sandbox, the
   gateway's internal endpoints;
+- binding a service's port beside it (SO_REUSEPORT would take a share of its
+  connections);
 - minting a relay token at the gateway; signalling the sandbox.
 
 Each attempt that succeeds is a `leak`; the test asserts there are none.
@@ -117,6 +119,18 @@ for host, port, what in T.get("tcp", []):
                 note(True, f"connected to {what} ({host}:{port})")
     except OSError as exc:
         note(False, f"connect {what} {host}:{port}: {exc.strerror or exc}")
+
+for port in T.get("bind", []):
+    try:
+        b = socket.socket()
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        b.bind(("127.0.0.1", port))
+        b.listen()
+        note(True, f"bound the service port {port} beside it (SO_REUSEPORT)")
+    except OSError as exc:
+        note(False, f"bind {port}: {exc.strerror}")
+    finally:
+        b.close()
 
 if T.get("gateway_url"):
     body = json.dumps({"task_id": T.get("task_id"), "scopes": ["relay:model"]}).encode()

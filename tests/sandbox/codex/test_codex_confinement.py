@@ -38,6 +38,7 @@ def test_a_command_codex_runs_cannot_reach_anything_of_openhive(
             [pg.hostname, pg.port, f"postgres with password {pg.password}"],
             ["127.0.0.1", relay_sandbox.port, "the sandbox"],
         ],
+        "bind": [relay_sandbox.port, gateway.port],
         # The relay's port is open to Codex by design; its internal routes want the secret.
         "gateway_url": gateway.url,
         "signal": [relay_sandbox.proc.pid, relay_sandbox.worker_pid(), gateway.proc.pid],

@@ -66,6 +66,7 @@ def _targets(server: SandboxServer, server_url: str, other_task: str) -> dict[st
             [pg.hostname, pg.port, f"postgres with password {pg.password}"],
             ["127.0.0.1", server.port, "the sandbox"],
         ],
+        "bind": [server.port],
         "gateway_url": f"http://127.0.0.1:{server.port}",
         "signal": [server.proc.pid, server.worker_pid()],
     }

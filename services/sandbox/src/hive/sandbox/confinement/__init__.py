@@ -14,7 +14,8 @@ domains:
   data dir) are dropped, not narrowed.
 - **network and scopes**: TCP connect only to the egress ports
   (`HIVE_SANDBOX_EGRESS_PORTS`, default 80 and 443) plus the relay's port when
-  the backend needs the relay; no signals to, and no ptrace or /proc/<pid>/mem
+  the backend needs the relay; TCP bind only to a port the kernel picks (port 0),
+  so no service's port can be shared with SO_REUSEPORT; no signals to, and no ptrace or /proc/<pid>/mem
   or environ of, any process outside the governed tree; no connection to
   abstract unix sockets created outside it. PostgreSQL is reached only over TCP
   (the embedded server has no unix socket), so its port is closed too.
@@ -341,11 +342,14 @@ class Confinement:
         if cached is not None:
             return cached
         scoped = landlock.SCOPE_SIGNAL | landlock.SCOPE_ABSTRACT_UNIX_SOCKET if self.abi >= 6 else 0
-        rs = landlock.Ruleset(net=landlock.NET_CONNECT_TCP, scoped=scoped)
+        rs = landlock.Ruleset(net=landlock.NET_CONNECT_TCP | landlock.NET_BIND_TCP, scoped=scoped)
         ports = set(self.settings.egress_ports)
         if relay_port:
             ports.add(relay_port)
         rs.allow_ports(sorted(ports), landlock.NET_CONNECT_TCP)
+        # Listening only on a port the kernel picks: binding a service's port with
+        # SO_REUSEPORT (granian sets it) would take a share of its connections.
+        rs.allow_ports([0], landlock.NET_BIND_TCP)
         self._net[relay_port] = rs
         return rs
 
