@@ -206,6 +206,18 @@ def _report(args: argparse.Namespace, children: list[Child], urls: dict[str, str
             health = {}
         for text in backend_lines(health, relay=relay_configured(os.environ)):
             print(text)
+        if confinement := health.get("confinement"):
+            print(f"{'confined':<10} {confinement_line(confinement)}")
+
+
+def confinement_line(c: dict[str, object]) -> str:
+    """One line on what confines governed processes (the sandbox's /healthz block)."""
+    if c.get("in_force"):
+        return (
+            f"governed processes confined (Landlock ABI {c.get('landlock_abi')}: files, TCP "
+            f"egress to ports {c.get('egress_ports')}, signals, dies with the sandbox)"
+        )
+    return f"NOT confined: {'; '.join(map(str, c.get('missing') or []))}"
 
 
 def _dev(args: argparse.Namespace) -> int:
