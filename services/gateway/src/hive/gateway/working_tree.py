@@ -1,8 +1,9 @@
 """`git apply` on an operator's working tree: checked first, never the index.
 
-The gateway runs git with an environment it builds (no inherited secrets, no
-global or system config) and with the repo-local features that could run code
-switched off on the command line, where the repo's own config cannot undo it.
+The gateway runs git under the rules of `hive.contracts.hardened_git`, as the
+sandbox does: an environment built from nothing (no inherited secrets, no
+system or global config or attributes, no replace objects, no pager) and the
+repo-local features that could run code switched off on the command line.
 `GIT_CEILING_DIRECTORIES` is the target's parent: a target that is itself a
 repository is used as one; a directory inside some enclosing repository is
 patched as a plain directory, so the patch's paths stay relative to the target
@@ -13,9 +14,10 @@ outside the target silently skipped).
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from hive.contracts.hardened_git import SAFE_CONFIG, hardened_env
 
 # The reason git gives is passed on to the sandbox and the operator; bound it.
 MAX_REASON_CHARS = 2000
@@ -46,27 +48,12 @@ class GitUnavailable(RuntimeError):
 
 def git_env(target: Path) -> dict[str, str]:
     """The whole environment of a git call on `target`."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": "/nonexistent",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_OPTIONAL_LOCKS": "0",
-        "GIT_CEILING_DIRECTORIES": str(target.parent),
-    }
+    return hardened_env(ceiling=target.parent)
 
 
 def _config(target: Path) -> list[str]:
     return [
-        "-c",
-        "core.fsmonitor=false",
-        "-c",
-        "core.hooksPath=/dev/null",
-        "-c",
-        "core.quotePath=false",
+        *SAFE_CONFIG,
         # The workspace is mounted into the gateway and is often owned by another
         # uid (a volume, an operator's checkout); the operator configured this
         # exact path as the project's workspace, which is the trust git asks for.

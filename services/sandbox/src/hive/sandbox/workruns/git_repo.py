@@ -36,13 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from hive.contracts.hardened_git import SAFE_CONFIG, hardened_env
 from hive.sandbox.environment import base_path
 
 _SAFE_CONFIG = (
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.hooksPath=/dev/null",
+    *SAFE_CONFIG,
     "-c",
     "commit.gpgsign=false",
     "-c",
@@ -51,19 +49,6 @@ _SAFE_CONFIG = (
     "user.email=sandbox@openhive.invalid",
     "-c",
     "init.defaultBranch=main",
-    "-c",
-    "core.autocrlf=false",
-    "-c",
-    "core.quotePath=false",
-    "-c",
-    "core.pager=cat",
-    # No fetch of any kind (a promisor remote could name an `ext::` command).
-    "-c",
-    "protocol.allow=never",
-    "-c",
-    "gc.auto=0",
-    "-c",
-    "maintenance.auto=false",
 )
 
 log = logging.getLogger("hive.sandbox.git")
@@ -97,22 +82,7 @@ class GitTimeout(GitError):
 
 def git_env(*, ceiling: Path | None = None, work_tree: Path | None = None) -> dict[str, str]:
     """The environment of every git call (`work_tree`: pin the repo to `<work_tree>/.git`)."""
-    env = {
-        "PATH": base_path(),
-        "HOME": "/nonexistent",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_OPTIONAL_LOCKS": "0",
-        "GIT_PAGER": "cat",
-        "PAGER": "cat",
-        "GIT_ATTR_NOSYSTEM": "1",
-        "GIT_NO_REPLACE_OBJECTS": "1",
-    }
-    if ceiling is not None:
-        env["GIT_CEILING_DIRECTORIES"] = str(ceiling)
+    env = hardened_env(path=base_path(), ceiling=ceiling)
     if work_tree is not None:
         # Explicit dirs: a `.git` gitfile, a `commondir` file or core.worktree
         # cannot point the worker's git at a repository (and config) elsewhere.
