@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hive.gateway.relay import REDACTED, StreamRedactor
+from hive.gateway.relay.model_relay import REDACTED, StreamRedactor
 
 KEY = b"sk-vendor-key-0123456789abcdef"
 

@@ -25,7 +25,7 @@ def _create_user(args: argparse.Namespace) -> int:
         print("hive: password must be at least 8 characters", file=sys.stderr)
         return 2
     try:
-        users = importlib.import_module("hive.gateway.users")
+        users = importlib.import_module("hive.gateway.operators.users")
     except ImportError:
         print("hive: the gateway is not installed", file=sys.stderr)
         return 2

@@ -34,6 +34,8 @@ class ErrorCode(enum.StrEnum):
     CSRF_FAILED = "csrf_failed"
     UNAVAILABLE = "unavailable"
     PATH_OUTSIDE_WORKSPACE = "path_outside_workspace"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

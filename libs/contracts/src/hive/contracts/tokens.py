@@ -20,6 +20,9 @@ import uuid
 
 import msgspec
 
+from hive.contracts.errors import ErrorCode
+from hive.contracts.problems import HiveError
+
 PREFIX = "hvt"
 SCOPE_RELAY = "relay:model"
 
@@ -40,12 +43,11 @@ class TaskTokenClaims(msgspec.Struct, kw_only=True, frozen=True):
     agent_id: str | None = None
 
 
-class TokenError(Exception):
-    """A token was refused; `code` is the problem+json code to answer with."""
+class TokenError(HiveError):
+    """A token was refused; `code` says why (unauthorized, token_expired, token_scope...)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message, code=code)
 
 
 def _key(secret: str) -> bytes:
@@ -89,24 +91,24 @@ def verify(secret: str, token: str, *, now: float | None = None) -> TaskTokenCla
     """Check signature and expiry; raise TokenError (`unauthorized`, `token_expired`)."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
-        raise TokenError("unauthorized", "not a task token")
+        raise TokenError(ErrorCode.UNAUTHORIZED, "not a task token")
     expected = hmac.new(_key(secret), f"{PREFIX}.{parts[1]}".encode(), hashlib.sha256).digest()
     try:
         given = _unb64(parts[2])
         claims = msgspec.json.decode(_unb64(parts[1]), type=TaskTokenClaims)
     except (ValueError, msgspec.DecodeError) as exc:
-        raise TokenError("unauthorized", "malformed task token") from exc
+        raise TokenError(ErrorCode.UNAUTHORIZED, "malformed task token") from exc
     if not hmac.compare_digest(expected, given):
-        raise TokenError("unauthorized", "bad task token signature")
+        raise TokenError(ErrorCode.UNAUTHORIZED, "bad task token signature")
     if claims.exp <= (now if now is not None else time.time()):
-        raise TokenError("token_expired", "task token expired")
+        raise TokenError(ErrorCode.TOKEN_EXPIRED, "task token expired")
     return claims
 
 
 def require_scope(claims: TaskTokenClaims, scope: str) -> None:
     """Raise TokenError(`token_scope`) unless the token carries `scope`."""
     if scope not in claims.scopes:
-        raise TokenError("token_scope", f"task token lacks scope {scope}")
+        raise TokenError(ErrorCode.TOKEN_SCOPE, f"task token lacks scope {scope}")
 
 
 def revocation_subjects(task_id: str | None, agent_id: str | None) -> list[str]:

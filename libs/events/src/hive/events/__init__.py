@@ -2,6 +2,7 @@
 
 from hive.events.database import EmbeddedPostgres, resolve_database_url
 from hive.events.errors import (
+    DRIVER_ERRORS,
     DatabaseUnavailable,
     DuplicateEventId,
     EventStoreError,
@@ -29,6 +30,7 @@ from hive.events.workrun_projection import WorkRunProjection, WorkRunRepository
 
 __all__ = [
     "ANY",
+    "DRIVER_ERRORS",
     "NO_STREAM",
     "START",
     "AppendResult",

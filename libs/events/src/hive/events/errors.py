@@ -1,23 +1,41 @@
 """The event store's error hierarchy (driver errors are translated at the edge).
 
-EventStoreError
- ├── VersionConflict        expected version did not match the stream
- ├── StreamArchived         the stream no longer accepts appends
- ├── StreamTooLong          the append would pass the hard stream length
- ├── DuplicateEventId       an event id already stored elsewhere
- ├── InvalidTransition      a Work Run event illegal in the stream's state
- └── DatabaseUnavailable    no database could be reached or started
+Each error carries its stable `code` (hive.contracts.problems maps it to HTTP):
+
+HiveError
+ └── EventStoreError
+      ├── VersionConflict        expected version did not match the stream
+      ├── StreamArchived         the stream no longer accepts appends
+      ├── StreamTooLong          the append would pass the hard stream length
+      ├── DuplicateEventId       an event id already stored elsewhere
+      ├── InvalidTransition      a Work Run event illegal in the stream's state
+      └── DatabaseUnavailable    no database could be reached or started
+
+`DRIVER_ERRORS` translates what asyncpg raises past the store (a repository's
+own query) for the app's `ProblemDetails` plugin.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Final
 
-class EventStoreError(Exception):
+import asyncpg
+
+from hive.contracts.errors import ErrorCode
+from hive.contracts.problems import HiveError, Translation
+
+
+class EventStoreError(HiveError):
     """Base of every error raised by hive.events."""
+
+    code = ErrorCode.CONFLICT
 
 
 class VersionConflict(EventStoreError):
     """The stream's version was not the expected one."""
+
+    code = ErrorCode.VERSION_CONFLICT
 
     def __init__(self, stream_id: str, expected: object, actual: int | None) -> None:
         super().__init__(f"stream {stream_id!r}: expected version {expected}, actual {actual}")
@@ -37,6 +55,8 @@ class StreamArchived(EventStoreError):
 class StreamTooLong(EventStoreError):
     """The append would exceed the hard stream length."""
 
+    code = ErrorCode.STREAM_TOO_LONG
+
     def __init__(self, stream_id: str, length: int, hard_limit: int) -> None:
         super().__init__(
             f"stream {stream_id!r} would reach {length} events, hard limit {hard_limit}"
@@ -53,6 +73,8 @@ class DuplicateEventId(EventStoreError):
 class InvalidTransition(EventStoreError):
     """The event is not allowed in the stream's current state."""
 
+    code = ErrorCode.INVALID_STATE_TRANSITION
+
     def __init__(self, state: str, event_type: str, detail: str | None = None) -> None:
         msg = f"{event_type} is not allowed in state {state!r}"
         super().__init__(f"{msg}: {detail}" if detail else msg)
@@ -62,3 +84,18 @@ class InvalidTransition(EventStoreError):
 
 class DatabaseUnavailable(EventStoreError):
     """The database could not be reached, started or migrated."""
+
+    code = ErrorCode.UNAVAILABLE
+
+
+_DOWN = Translation(ErrorCode.UNAVAILABLE, "database unavailable", warn=True)
+
+DRIVER_ERRORS: Final[Mapping[type[Exception], Translation]] = {
+    # PostgreSQL refused a value (a NUL in text, an out-of-range number): the
+    # caller's input, not a server fault.
+    asyncpg.DataError: Translation(ErrorCode.VALIDATION_FAILED, "a value cannot be stored: {name}"),
+    # The database went away after startup: a temporary 503, not a server bug.
+    asyncpg.PostgresConnectionError: _DOWN,
+    asyncpg.InterfaceError: _DOWN,
+    ConnectionError: _DOWN,
+}

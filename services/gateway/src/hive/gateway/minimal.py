@@ -10,7 +10,7 @@ from __future__ import annotations
 from litestar import Litestar, get
 
 from hive.contracts.api import GatewayHealth
-from hive.contracts.http import EXCEPTION_HANDLERS
+from hive.contracts.problems import ProblemDetails
 
 
 @get("/healthz", sync_to_thread=False)
@@ -21,7 +21,7 @@ def healthz() -> GatewayHealth:
 
 app = Litestar(
     route_handlers=[healthz],
-    exception_handlers=EXCEPTION_HANDLERS,
+    plugins=[ProblemDetails()],
     openapi_config=None,
     logging_config=None,
 )

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from hive.gateway.providers import ModelProvider, parse_providers
+from hive.gateway.relay.providers import ModelProvider, parse_providers
 
 MigrationMode = Literal["check", "upgrade", "off"]
 WorkspaceVisibility = Literal["auto", "shared", "separate"]

@@ -1,1 +1,0 @@
-"""HTTP controllers of the gateway."""

@@ -1,0 +1,1 @@
+"""Credentials: provider and channel secrets, encrypted at rest, write-only over HTTP."""

@@ -1,0 +1,1 @@
+"""Dev tasks: project-scoped Work Runs proxied to the sandbox, workspace seeding and apply-back."""

@@ -1,0 +1,1 @@
+"""Operators: login sessions (cookie + CSRF), users, password hashing, the login throttle."""

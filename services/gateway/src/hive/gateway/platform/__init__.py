@@ -1,0 +1,1 @@
+"""What every route relies on: logs, metrics, health, draining, startup, the OpenAPI document."""

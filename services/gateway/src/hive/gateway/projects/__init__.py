@@ -1,0 +1,1 @@
+"""Projects: the project repository, workspace creation, /api/projects."""

@@ -1,0 +1,1 @@
+"""The model relay: OpenAI-compatible forwarding, providers, per-token rate limit, call records."""

@@ -1,0 +1,1 @@
+"""Task tokens: issuing and revoking them, the internal-secret and apply-back guards."""
