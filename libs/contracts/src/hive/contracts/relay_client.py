@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from hive.contracts.errors import ErrorCode
 from hive.contracts.sse import SSEDecoder, SSEEvent
 from hive.contracts.tokens import SCOPE_RELAY
 
@@ -76,7 +77,8 @@ class RelayUpstreamError(RelayError):
 
 
 def _error_from(status: int, body: bytes, headers: httpx.Headers) -> RelayError:
-    code, detail = "upstream_error" if status >= 500 else "http_error", None
+    code: str = ErrorCode.UPSTREAM_ERROR if status >= 500 else ErrorCode.HTTP_ERROR
+    detail: str | None = None
     try:
         doc = msgspec.json.decode(body)
     except msgspec.DecodeError:
@@ -151,7 +153,9 @@ class IssuedTokenSource:
                 self._url, json=self._body, headers={"X-Internal-Secret": self._secret}
             )
         except httpx.HTTPError as exc:
-            raise RelayUpstreamError(503, "unavailable", f"gateway unreachable: {exc}") from exc
+            raise RelayUpstreamError(
+                503, ErrorCode.UNAVAILABLE, f"gateway unreachable: {exc}"
+            ) from exc
         finally:
             if self._client is None:
                 await client.aclose()
@@ -205,7 +209,9 @@ class TaskRelayClient:
                 method, self.base_url + path, json=body, headers=await self._headers()
             )
         except httpx.HTTPError as exc:
-            raise RelayUpstreamError(503, "unavailable", f"relay unreachable: {exc}") from exc
+            raise RelayUpstreamError(
+                503, ErrorCode.UNAVAILABLE, f"relay unreachable: {exc}"
+            ) from exc
         if resp.status_code >= 400:
             raise _error_from(resp.status_code, resp.content, resp.headers)
         return resp.json()
@@ -282,7 +288,9 @@ class TaskRelayClient:
         try:
             resp = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise RelayUpstreamError(503, "unavailable", f"relay unreachable: {exc}") from exc
+            raise RelayUpstreamError(
+                503, ErrorCode.UNAVAILABLE, f"relay unreachable: {exc}"
+            ) from exc
         try:
             yield resp
         finally:
