@@ -8,6 +8,7 @@ end, so parallel sessions (and developers' `hive dev`) never collide.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def no_service_outlives_the_session() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """DSN of the PostgreSQL server (its maintenance database)."""
-    url, embedded = resolve_database_url(REPO / ".hive" / "test-pgdata")
+    url, embedded = resolve_database_url(
+        os.environ.get("DATABASE_URL"), REPO / ".hive" / "test-pgdata"
+    )
     yield url
     if embedded is not None:
         embedded.stop()

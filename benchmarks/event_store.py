@@ -33,7 +33,8 @@ from hive.contracts.events import (
     Event,
     encode_event,
 )
-from hive.events import EventStore, NewEvent, WorkRunRepository, create_pool
+from hive.events import EventStore, NewEvent, create_pool
+from hive.sandbox.workruns.projection import WorkRunRepository
 
 N_SINGLE = int(os.environ.get("BENCH_N_SINGLE", "2000"))
 N_BATCHES = int(os.environ.get("BENCH_N_BATCHES", "100"))

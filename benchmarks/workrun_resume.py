@@ -32,10 +32,10 @@ from benchmarks.harness import bench_database, median, percentile, table
 from hive.contracts.api import CreateDevTask
 from hive.contracts.events import AttemptFinished, AttemptStarted, CheckpointRecorded
 from hive.events import EventStore, create_pool
-from hive.events.workrun import encode_state, stream_id
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.apply_back import ApplyBack
 from hive.sandbox.workruns.service import BackendCatalog, WorkRuns
+from hive.sandbox.workruns.state import encode_state, stream_id
 
 STREAM_EVENTS = 10_000
 SAMPLES = 40

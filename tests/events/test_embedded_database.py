@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from hive.cli.database import configured_database
 from hive.events.database import (
     asyncpg_dsn,
     redact,
@@ -37,17 +38,16 @@ def pg_parent(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_embedded_server_starts_in_the_data_dir_and_is_reused(
-    pg_parent: Path, monkeypatch: pytest.MonkeyPatch
+    pg_parent: Path,
 ) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
     pgdata = pg_parent / "pgdata"
-    url, first = resolve_database_url(pgdata)
+    url, first = resolve_database_url(None, pgdata)
     assert first is not None
     try:
         assert Path(await data_directory(url)).resolve() == pgdata.resolve()
         assert (pgdata / "postmaster.pid").exists()
 
-        again, second = resolve_database_url(pgdata)
+        again, second = resolve_database_url(None, pgdata)
         assert again == url
         assert second is not None
         # Releasing one handle keeps the server up for the other.
@@ -69,11 +69,10 @@ async def test_embedded_server_starts_in_the_data_dir_and_is_reused(
     assert not (pgdata / "postmaster.pid").exists()
 
 
-def test_database_url_wins_over_the_embedded_server(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:pw@db.example:5433/hive")
-    url, embedded = resolve_database_url(tmp_path / "never-created")
+def test_a_given_url_wins_over_the_embedded_server(tmp_path: Path) -> None:
+    url, embedded = resolve_database_url(
+        "postgresql+asyncpg://u:pw@db.example:5433/hive", tmp_path / "never-created"
+    )
     assert (url, embedded) == ("postgresql://u:pw@db.example:5433/hive", None)
     assert not (tmp_path / "never-created").exists()
 
@@ -119,3 +118,13 @@ def test_redact_hides_the_password(url: str) -> None:
 def test_redact_leaves_urls_without_password_alone() -> None:
     url = "postgresql://postgres:@/hive?host=/tmp/sock"
     assert redact(url) == url
+
+
+def test_the_cli_takes_database_url_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:pw@db.example:5433/hive")
+    monkeypatch.setenv("HIVE_DATA_DIR", str(tmp_path))
+    url, embedded = configured_database()
+    assert (url, embedded) == ("postgresql://u:pw@db.example:5433/hive", None)
+    assert not (tmp_path / "pgdata").exists()

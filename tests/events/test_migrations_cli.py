@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from workrun_events import artifact, attempt_started, created, seeded
 
 from hive.events import NO_STREAM, EventStore, create_pool, migrate
-from hive.events.workrun import stream_id
+from hive.sandbox.workruns.state import stream_id
 
 HIVE = str(Path(sys.executable).with_name("hive"))  # the console script `uv run hive` runs
 EVENT_STORE_TABLES = {"streams", "events", "projection_cursors", "snapshots", "work_runs"}

@@ -30,18 +30,11 @@ from workrun_events import (
 )
 
 from hive.contracts.events import UnknownEventType, WorkRunEvent
-from hive.events import (
-    NO_STREAM,
-    EventStore,
-    ProjectionRunner,
-    RecordedEvent,
-    WorkRunProjection,
-    WorkRunRepository,
-    create_pool,
-)
+from hive.events import NO_STREAM, EventStore, ProjectionRunner, RecordedEvent, create_pool
 from hive.events.projections import Projection
 from hive.events.snapshots import SnapshotStore
-from hive.events.workrun import (
+from hive.sandbox.workruns.projection import WorkRunProjection, WorkRunRepository
+from hive.sandbox.workruns.state import (
     PROJECTION_NAME,
     PROJECTION_VERSION,
     WorkRunState,

@@ -62,11 +62,11 @@ from hive.events import (
     StreamArchived,
     StreamTooLong,
     VersionConflict,
-    WorkRunProjection,
     create_pool,
 )
 from hive.events.store import ExpectedVersion
-from hive.events.workrun import WorkRunState, decode_state
+from hive.sandbox.workruns.projection import WorkRunProjection
+from hive.sandbox.workruns.state import WorkRunState, decode_state
 
 T = TypeVar("T")
 HARD_LENGTH = 14

@@ -32,7 +32,7 @@ from hive.contracts.events import (
 )
 from hive.contracts.manifest import WorkspaceManifest
 from hive.events.errors import InvalidTransition
-from hive.events.workrun import WorkRunState, decode_state, encode_state
+from hive.sandbox.workruns.state import WorkRunState, decode_state, encode_state
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

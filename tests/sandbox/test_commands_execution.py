@@ -14,7 +14,7 @@ import pytest
 
 from hive.contracts.events import DevTaskCreated
 from hive.events import EventStore
-from hive.events.workrun import WorkRunState
+from hive.sandbox.workruns.state import WorkRunState
 from tests.support.sandbox_server import CANARY_ENV, SandboxServer
 
 PY = "python3"

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 
-from hive.events.database import redact, resolve_database_url
+from hive.events.database import EmbeddedPostgres, redact, resolve_database_url
 from hive.events.errors import DatabaseUnavailable
+
+
+def data_dir() -> Path:
+    """`HIVE_DATA_DIR`, default `.hive` under the current directory."""
+    return Path(os.environ.get("HIVE_DATA_DIR") or ".hive").absolute()
+
+
+def configured_database() -> tuple[str, EmbeddedPostgres | None]:
+    """`DATABASE_URL` when set, else the embedded server in `<data dir>/pgdata` (started)."""
+    return resolve_database_url(os.environ.get("DATABASE_URL"), data_dir() / "pgdata")
 
 
 async def _reachable(url: str) -> None:
@@ -22,7 +34,7 @@ async def _reachable(url: str) -> None:
 def database_url() -> Iterator[str]:
     """Yield a DSN of a reachable database; an embedded server started here is released on exit."""
     try:
-        url, embedded = resolve_database_url()
+        url, embedded = configured_database()
     except DatabaseUnavailable as exc:
         print(f"hive: database unavailable: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -39,4 +51,4 @@ def database_url() -> Iterator[str]:
             embedded.stop()
 
 
-__all__ = ["database_url", "redact"]
+__all__ = ["configured_database", "data_dir", "database_url", "redact"]

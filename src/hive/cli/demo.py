@@ -25,8 +25,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from hive.cli.database import data_dir
 from hive.cli.dev_report import RECORD, read_record
-from hive.events.database import data_dir
 
 TERMINAL = {"applied", "apply_failed", "rejected", "cancelled"}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from hive.cli.database import database_url
+from hive.cli.database import data_dir, database_url
 from hive.cli.dev_report import (
     backend_lines,
     dashboard_state,
@@ -34,7 +34,7 @@ from hive.cli.dev_report import (
 )
 from hive.cli.serve import granian_argv
 from hive.events import migrate
-from hive.events.database import data_dir, redact
+from hive.events.database import redact
 
 GENERATED = (
     "HIVE_INTERNAL_SECRET",

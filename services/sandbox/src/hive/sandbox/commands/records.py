@@ -38,7 +38,7 @@ from asyncpg.pool import PoolConnectionProxy
 from hive.contracts.events import CommandFinished, CommandStarted, CommandState
 from hive.events import ANY, EventStore, NewEvent
 from hive.events.store import init_connection
-from hive.events.workrun import stream_id as workrun_stream_id
+from hive.sandbox.workruns.state import stream_id as workrun_stream_id
 
 COMMAND_STREAM_PREFIX: Final = "command-"
 # SQLSTATE raised by the projection trigger for a second CommandFinished (migration 0005).

@@ -43,7 +43,7 @@ from hive.contracts.events import (
     WorkspaceSeeded,
 )
 from hive.contracts.manifest import WorkspaceManifest
-from hive.events.errors import InvalidTransition
+from hive.events import InvalidTransition
 
 PROJECTION_NAME: Final = "work_runs"
 # Bump when WorkRunState's shape or fold changes: snapshots of older versions are ignored.

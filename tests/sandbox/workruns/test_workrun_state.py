@@ -27,8 +27,8 @@ from workrun_events import (
 )
 
 from hive.contracts.events import WorkRunEvent
-from hive.events import InvalidTransition, WorkRunState
-from hive.events.workrun import decode_state, encode_state
+from hive.events import InvalidTransition
+from hive.sandbox.workruns.state import WorkRunState, decode_state, encode_state
 
 # Prefixes that bring a stream into each state (all legal).
 QUEUED = [created("t"), seeded("t")]

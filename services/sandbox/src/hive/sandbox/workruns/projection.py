@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from hive.contracts.events import decode_event
-from hive.events.snapshots import SnapshotStore
-from hive.events.store import EventStore, RecordedEvent
-from hive.events.workrun import (
+from hive.events import EventStore, RecordedEvent, SnapshotStore
+from hive.sandbox.workruns.state import (
     PROJECTION_NAME,
     PROJECTION_VERSION,
     STREAM_PREFIX,
