@@ -32,6 +32,8 @@ import httpx
 
 from tests.support.service_process import ServiceProcess, free_port, spawn
 
+REPO = Path(__file__).resolve().parents[2]
+
 SECRET = "test-internal-secret-not-for-production"
 # Values that must never show up in a governed child's environment or output.
 CANARY_ENV: Mapping[str, str] = {
@@ -75,6 +77,7 @@ class SandboxServer(ServiceProcess):
     secret: str = SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
     launcher: tuple[str, ...] = ()
+    app: str | None = None
 
     @classmethod
     def start(
@@ -87,11 +90,14 @@ class SandboxServer(ServiceProcess):
         port: int | None = None,
         ready_timeout_s: float = 60.0,
         launcher: Sequence[str] = (),
+        app: str | None = None,
     ) -> SandboxServer:
         """Start `hive.sandbox.main:app` under granian and wait until /healthz says ok.
 
         `launcher` is an argv prefix that must end by exec-ing the rest (e.g.
         `unshare --mount ...` giving the sandbox its own view of the filesystem).
+        `app` serves another granian target built on `create_app` (a test-only
+        entry point such as tests.support.paused_sandbox:app) from the repo root.
         """
         from hive.cli.serve import granian_argv
 
@@ -112,9 +118,12 @@ class SandboxServer(ServiceProcess):
         if "VIRTUAL_ENV" in os.environ:
             full_env["VIRTUAL_ENV"] = os.environ["VIRTUAL_ENV"]
         log_path = root.parent / f"sandbox-{port}.log"
-        proc = spawn([*launcher, *granian_argv("sandbox", "127.0.0.1", port)], full_env, log_path)
+        argv = granian_argv("sandbox", "127.0.0.1", port)
+        if app is not None:
+            argv[-1:] = ["--working-dir", str(REPO), app]
+        proc = spawn([*launcher, *argv], full_env, log_path)
         server = cls(database_url, root, full_env, port, proc, log_path, canaries, SECRET,
-                     dict(env or {}), tuple(launcher))  # fmt: skip
+                     dict(env or {}), tuple(launcher), app)  # fmt: skip
         server.wait_ready(ready_timeout_s)
         return server
 
@@ -150,6 +159,7 @@ class SandboxServer(ServiceProcess):
             env=self.extra_env,
             canaries=self.canaries,
             launcher=self.launcher,
+            app=self.app,
         )
 
 

@@ -20,9 +20,11 @@ WORKER_ENV: Mapping[str, str] = {
 }
 
 
-def start_sandbox(database_url: str, root: Path, **env: str) -> SandboxServer:
+def start_sandbox(
+    database_url: str, root: Path, *, app: str | None = None, **env: str
+) -> SandboxServer:
     """A sandbox process with the Work Run worker on, sharing `root` with its peers."""
-    return SandboxServer.start(database_url, root=root, env={**WORKER_ENV, **env})
+    return SandboxServer.start(database_url, root=root, env={**WORKER_ENV, **env}, app=app)
 
 
 def status(http: httpx.Client, task_id: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """A crash between TaskApproved and the apply result does not leave a task `approved` forever.
 
-The sandbox that approves is paused right after TaskApproved by the documented test
-seam HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S and killed with SIGKILL inside that
-window. Then either a worker on another replica finishes the apply on its own, or an
+The sandbox that approves runs the test-only entry point tests.support.paused_sandbox,
+which sets the `after_approve` seam to pause right after TaskApproved, and is killed
+with SIGKILL inside that window. Then either a worker on another replica finishes the apply on its own, or an
 operator's second `approve` does; a patch that already landed is recognised
 (`git apply --reverse --check`) and recorded as applied, not as a conflict.
 """
@@ -28,15 +28,15 @@ from hive.sandbox.workruns.worker import Worker
 from tests.sandbox.workruns.conftest import create_migrated_database, drop_database
 from tests.sandbox.workruns.domain import build_service, git_repo_with, plan
 from tests.sandbox.workruns.runs import events, in_state, start_sandbox, wait_status
+from tests.support import paused_sandbox
 from tests.support.sandbox_server import SandboxServer
 
 PLAN = plan({"write": {"path": "a.txt", "content": "changed\n"}})
-PAUSE = {"HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S": "300"}
 
 
 def approved_then_killed(workrun_db: str, root: Path, target: Path) -> str:
     """Run a task to review on a paused sandbox, approve it, kill -9 it after TaskApproved."""
-    first = start_sandbox(workrun_db, root, **PAUSE)
+    first = start_sandbox(workrun_db, root, app=paused_sandbox.APP)
     try:
         with first.client() as http:
             r = http.post(

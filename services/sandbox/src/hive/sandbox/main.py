@@ -50,6 +50,7 @@ from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.governed import GovernedCommandRunner
 from hive.sandbox.workruns.runtime import archive_limits, start_work_runs
+from hive.sandbox.workruns.service import AfterApprove
 
 log = logging.getLogger("hive.sandbox")
 SECRET_SETTINGS = (
@@ -111,6 +112,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         commands=GovernedCommandRunner(commands),
         confinement=confinement,
         readiness=readiness,
+        after_approve=app.state.get("after_approve"),
     )
     app.state.workruns = workruns.service
     app.state.worker_status = "running" if workruns.worker else "disabled"
@@ -180,8 +182,14 @@ def build_commands(
     )
 
 
-def create_app(settings: SandboxSettings | None = None) -> Litestar:
-    """Build the sandbox app (tests pass their own settings)."""
+def create_app(
+    settings: SandboxSettings | None = None, *, after_approve: AfterApprove | None = None
+) -> Litestar:
+    """Build the sandbox app (tests pass their own settings).
+
+    `after_approve` is a test seam only (see `AfterApprove`): `app` below never sets it;
+    a test's own entry point does (tests/support/paused_sandbox.py).
+    """
     if settings is None:
         try:
             settings = SandboxSettings.from_env()
@@ -208,7 +216,7 @@ def create_app(settings: SandboxSettings | None = None) -> Litestar:
         route_handlers=[health.healthz, protected],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
-        state=State({"settings": settings, "ready": False}),
+        state=State({"settings": settings, "ready": False, "after_approve": after_approve}),
         openapi_config=None,
     )
 

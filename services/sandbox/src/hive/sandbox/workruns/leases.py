@@ -117,6 +117,33 @@ class LeaseStore:
             )
         return None if row is None else _lease(row)
 
+    async def get_many(self, task_ids: list[str]) -> dict[str, Lease]:
+        """The lease rows of these tasks, by task id (tasks never attempted are absent)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM work_run_leases WHERE task_id = ANY($1)", task_ids
+            )
+        return {r["task_id"]: _lease(r) for r in rows}
+
+    async def lock_state(self, conn: asyncpg.Connection, task_id: str) -> str | None:
+        """The row's state, locked for the caller's transaction (None: no attempt yet)."""
+        state = await conn.fetchval(
+            "SELECT state FROM work_run_leases WHERE task_id = $1 FOR UPDATE", task_id
+        )
+        return None if state is None else str(state)
+
+    async def lock_leased(
+        self, conn: asyncpg.Connection, task_id: str, attempt_no: int
+    ) -> Lease | None:
+        """The attempt's row if it is leased, locked for the caller's transaction."""
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM work_run_leases "
+            "WHERE task_id = $1 AND attempt_no = $2 AND state = 'leased' FOR UPDATE",
+            task_id,
+            attempt_no,
+        )
+        return None if row is None else _lease(row)
+
     async def set_state(
         self, conn: asyncpg.Connection, task_id: str, attempt_no: int, state: str
     ) -> None:

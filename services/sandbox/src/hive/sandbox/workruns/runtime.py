@@ -16,7 +16,7 @@ from hive.sandbox.settings import SandboxSettings
 from hive.sandbox.storage import SandboxStorage
 from hive.sandbox.workruns.apply_back import ApplyBack
 from hive.sandbox.workruns.archive import ArchiveLimits
-from hive.sandbox.workruns.service import BackendCatalog, WorkRuns
+from hive.sandbox.workruns.service import AfterApprove, BackendCatalog, WorkRuns
 from hive.sandbox.workruns.worker import CommandRunner, Worker
 
 
@@ -50,8 +50,12 @@ async def start_work_runs(
     commands: CommandRunner | None = None,
     confinement: Confinement | None = None,
     readiness: Mapping[str, BackendReadiness] | None = None,
+    after_approve: AfterApprove | None = None,
 ) -> WorkRunRuntime:
-    """Build WorkRuns from the sandbox settings and start its worker."""
+    """Build WorkRuns from the sandbox settings and start its worker.
+
+    `after_approve` is a test seam (see `AfterApprove`); the composition root leaves it unset.
+    """
     wr = settings.workruns
     storage = SandboxStorage(settings.root)
     storage.ensure()
@@ -68,7 +72,7 @@ async def start_work_runs(
         lease_ttl_s=settings.lease_ttl_s,
         limits=archive_limits(settings),
         git_timeout_s=wr.git_timeout_s,
-        test_pause_after_approve_s=wr.test_pause_after_approve_s,
+        after_approve=after_approve,
     )
     worker = None
     if settings.worker_enabled:

@@ -31,10 +31,6 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
     git_timeout_s: float = 300.0
     """HIVE_SANDBOX_GIT_TIMEOUT_S: limit of one git call (seed, patch, apply-back); past it
     git and its children are killed and the seed, attempt or apply fails saying so."""
-    test_pause_after_approve_s: float = 0.0
-    """HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S: TEST SEAM, never set in production. Approve
-    sleeps this long between committing TaskApproved and applying the patch, so a test can
-    kill -9 the sandbox inside that window and prove the apply is recovered."""
 
     def __repr__(self) -> str:
         # The relay token must never reach a log line through a settings dump.
@@ -73,7 +69,4 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
             archive_max_bytes=int(number("HIVE_SANDBOX_ARCHIVE_MAX_BYTES", 512 * 1024 * 1024)),
             archive_max_files=int(number("HIVE_SANDBOX_ARCHIVE_MAX_FILES", 50_000)),
             git_timeout_s=number("HIVE_SANDBOX_GIT_TIMEOUT_S", 300.0),
-            test_pause_after_approve_s=number(
-                "HIVE_SANDBOX_TEST_PAUSE_AFTER_APPROVE_S", 0.0, zero_ok=True
-            ),
         )

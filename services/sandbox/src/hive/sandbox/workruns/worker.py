@@ -9,8 +9,8 @@ resume the task (on any replica) or requeue it.
 
 A replica that finds its lease gone (swept, or the task cancelled) sets
 `ctx.cancelled` and writes nothing more: every callback it still makes is
-judged against the stream and refused, so a slow "zombie" cannot record
-checkpoints into an attempt that is no longer current.
+refused by its `AttemptSession` or judged against the stream, so a slow
+"zombie" cannot record checkpoints into an attempt that is no longer current.
 
 Cancel is prompt, not a heartbeat away: a cancel handled by this process sets
 the attempt's `ctx.cancelled` directly (`WorkRuns.on_cancel`); one handled by
@@ -32,25 +32,20 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Protocol
 
 import asyncpg
 
-from hive.contracts.events import AttemptOutcome, CommandFinished
+from hive.contracts.events import AttemptOutcome
 from hive.events.store import CHANNEL as EVENTS_CHANNEL
 from hive.sandbox.backends.base import (
-    AttemptContext,
     AttemptResult,
     BackendUnavailable,
-    CommandEndState,
-    CommandOutcome,
 )
 from hive.sandbox.workruns import git_repo
+from hive.sandbox.workruns.attempt_session import AttemptSession, CommandRunner, LeaseLost
 from hive.sandbox.workruns.errors import StateConflict, WorkRunError
 from hive.sandbox.workruns.leases import CANCEL_CHANNEL, WAKE_CHANNEL, Lease
-from hive.sandbox.workruns.service import WorkRuns, now
+from hive.sandbox.workruns.service import WorkRuns
 
 log = logging.getLogger("hive.sandbox.worker")
 
@@ -60,27 +55,6 @@ log = logging.getLogger("hive.sandbox.worker")
 # about a second plus the kill grace even then, where the heartbeat (TTL/3, 10 s by
 # default) would not. Polling alone would cost the same but always take ~0.5 s more.
 CANCEL_POLL_S = 1.0
-
-
-class CommandRunner(Protocol):
-    """Runs one governed command for an attempt (the commands service, adapted)."""
-
-    async def run(
-        self,
-        *,
-        task_id: str,
-        attempt_no: int,
-        argv: list[str],
-        cwd: Path,
-        timeout_s: float | None,
-        cancelled: asyncio.Event | None = None,
-    ) -> CommandOutcome:
-        """Run to completion (cancel on `cancelled`); refusals come back as `failed_to_start`."""
-        ...
-
-
-class LeaseLost(WorkRunError):
-    """This replica no longer holds the attempt (swept as stale, or superseded)."""
 
 
 class Worker:
@@ -264,14 +238,19 @@ class Worker:
             )
             self._attempts.pop(task_id, None)
             return
-        dirs = service.storage.task_dirs(task_id)
-        cancelled = asyncio.Event()
-        lost = asyncio.Event()
+        session = AttemptSession(
+            service,
+            lease,
+            service.storage.task_dirs(task_id),
+            owner=self.owner,
+            commands=self.commands,
+        )
+        dirs, cancelled, lost = session.dirs, session.cancelled, session.lost
         durable = state.latest_durable if current.resumed_from_checkpoint is not None else None
-        ctx = self._context(state, lease, dirs, cancelled, lost, durable)
+        ctx = session.context(state, durable)
         self._cancel_events[task_id] = (attempt_no, cancelled)
         unsubscribe = service.on_cancel(task_id, cancelled.set)
-        beat = asyncio.create_task(self._heartbeat(task_id, attempt_no, cancelled, lost))
+        beat = asyncio.create_task(session.keep_alive())
         outcome: AttemptOutcome
         reason: str | None = None
         try:
@@ -326,146 +305,5 @@ class Worker:
         await service.finish_attempt(task_id, attempt_no, outcome, reason, patch=patch)
         self._attempts.pop(task_id, None)
 
-    async def _heartbeat(
-        self, task_id: str, attempt_no: int, cancelled: asyncio.Event, lost: asyncio.Event
-    ) -> None:
-        interval = max(0.05, self.ttl_s / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                lease = await self.service.leases.heartbeat(
-                    task_id, ttl_s=self.ttl_s, attempt_no=attempt_no, owner=self.owner
-                )
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("heartbeat of %s failed: %s", task_id, type(exc).__name__)
-                continue
-            if lease is None:
-                lost.set()
-                cancelled.set()
-                return
-            if lease.cancel_requested:
-                cancelled.set()
 
-    def _context(
-        self,
-        state: Any,
-        lease: Lease,
-        dirs: Any,
-        cancelled: asyncio.Event,
-        lost: asyncio.Event,
-        durable: Any,
-    ) -> AttemptContext:
-        service = self.service
-        task_id, attempt_no = lease.task_id, lease.attempt_no
-        current = state.current_attempt
-
-        def guard() -> None:
-            if lost.is_set():
-                raise LeaseLost(f"attempt {task_id}/{attempt_no} lost its lease")
-
-        async def checkpoint(payload: Mapping[str, Any], *, durable: bool = True) -> int:
-            guard()
-            accepted = await service.record_checkpoint(
-                task_id, payload, durable=durable, attempt_no=attempt_no
-            )
-            return accepted.checkpoint_sequence_no
-
-        async def artifact(
-            name: str, content: bytes, *, content_type: str = "application/octet-stream"
-        ) -> None:
-            guard()
-            await service.add_artifact(
-                task_id,
-                name,
-                content,
-                content_type=content_type,
-                attempt_no=attempt_no,
-                require_running=attempt_no,
-            )
-
-        async def heartbeat() -> None:
-            guard()
-            lease = await service.leases.heartbeat(
-                task_id, ttl_s=self.ttl_s, attempt_no=attempt_no, owner=self.owner
-            )
-            if lease is None:
-                lost.set()
-                cancelled.set()
-                raise LeaseLost(f"attempt {task_id}/{attempt_no} lost its lease")
-            if lease.cancel_requested:
-                cancelled.set()
-
-        async def command_started(argv: list[str], *, cwd: Path, pid: int | None) -> str:
-            guard()
-            command_id = f"cmd-{uuid.uuid4().hex[:16]}"
-            await service.record_command_started(
-                task_id, attempt_no, command_id, list(argv), str(cwd), pid
-            )
-            return command_id
-
-        async def command_finished(
-            command_id: str,
-            *,
-            state: CommandEndState,
-            exit_code: int | None,
-            reason: str | None = None,
-            stdout_bytes: int = 0,
-            stderr_bytes: int = 0,
-            duration_s: float | None = None,
-        ) -> None:
-            await service.record_command_finished(
-                task_id,
-                CommandFinished(
-                    command_id=command_id,
-                    state=state,
-                    exit_code=exit_code,
-                    reason=reason,
-                    stdout_bytes=stdout_bytes,
-                    stderr_bytes=stderr_bytes,
-                    finished_at=now(),
-                    duration_s=duration_s,
-                ),
-            )
-
-        async def run_command(
-            argv: list[str], *, cwd: Path | None = None, timeout_s: float | None = None
-        ) -> CommandOutcome:
-            guard()
-            if self.commands is None:
-                return CommandOutcome(
-                    command_id="",
-                    state="failed_to_start",
-                    exit_code=None,
-                    reason="governed commands are not available in this sandbox",
-                )
-            return await self.commands.run(
-                task_id=task_id,
-                attempt_no=attempt_no,
-                argv=list(argv),
-                cwd=cwd or dirs.repo,
-                timeout_s=timeout_s,
-                cancelled=cancelled,
-            )
-
-        return AttemptContext(
-            task_id=task_id,
-            project_id=state.project_id,
-            attempt_no=attempt_no,
-            attempt_id=lease.attempt_id,
-            backend_run_id=(state.runtime.backend_run_id if state.runtime else "") or "",
-            instructions=state.instructions,
-            target_paths=list(state.target_paths),
-            repo_dir=dirs.repo,
-            scratch_dir=dirs.scratch,
-            log_dir=dirs.logs,
-            artifact_dir=dirs.artifacts,
-            resumed_from_checkpoint=current.resumed_from_checkpoint if current else None,
-            resume_checkpoint=dict(durable.checkpoint_payload) if durable is not None else None,
-            checkpoint=checkpoint,
-            artifact=artifact,
-            heartbeat=heartbeat,
-            run_command=run_command,
-            command_started=command_started,
-            command_finished=command_finished,
-            cancelled=cancelled,
-        )
+__all__ = ["CANCEL_POLL_S", "CommandRunner", "LeaseLost", "Worker"]
