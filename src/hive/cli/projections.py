@@ -6,7 +6,14 @@ import argparse
 import asyncio
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from hive.cli.database import database_url
@@ -56,11 +63,11 @@ async def rebuild(url: str, names: list[str], batch_size: int, console: Console)
                 console=console,
             ) as bar:
                 task = bar.add_task(name, total=total)
-                report = await runner.rebuild(
-                    projection,
-                    batch_size=batch_size,
-                    progress=lambda n, task=task: bar.advance(task, n),
-                )
+
+                def advance(n: int, task: TaskID = task) -> None:
+                    bar.advance(task, n)
+
+                report = await runner.rebuild(projection, batch_size=batch_size, progress=advance)
             console.print(
                 f"{name}: {report.events} events into {report.rows} rows in "
                 f"{report.seconds:.2f} s = {report.events_per_s:,.0f} events/s"

@@ -148,7 +148,7 @@ def _flag(e: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _confinement(e: Mapping[str, str], root: Path) -> ConfinementSettings:
     raw_ports = e.get("HIVE_SANDBOX_EGRESS_PORTS")
-    ports = DEFAULT_EGRESS_PORTS
+    ports: tuple[int, ...] = DEFAULT_EGRESS_PORTS
     if raw_ports is not None:
         try:
             ports = tuple(int(p) for p in _csv(raw_ports))
