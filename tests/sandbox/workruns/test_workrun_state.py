@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from workrun_events import (
+
+from hive.contracts.events import WorkRunEvent
+from hive.events import InvalidTransition
+from hive.sandbox.workruns.state import WorkRunState, decode_state, encode_state
+from tests.events.workrun_events import (
     applied,
     apply_failed,
     approved,
@@ -25,10 +29,6 @@ from workrun_events import (
     requeued,
     seeded,
 )
-
-from hive.contracts.events import WorkRunEvent
-from hive.events import InvalidTransition
-from hive.sandbox.workruns.state import WorkRunState, decode_state, encode_state
 
 # Prefixes that bring a stream into each state (all legal).
 QUEUED = [created("t"), seeded("t")]
