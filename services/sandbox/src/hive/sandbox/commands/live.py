@@ -8,7 +8,6 @@ command or a stored row; execution, recovery and the queries build on it.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import time
@@ -25,20 +24,10 @@ from hive.sandbox.commands.errors import CommandNotFound
 from hive.sandbox.commands.journal import PendingSpawn, SpawnJournal
 from hive.sandbox.commands.logs import log_size, preview
 from hive.sandbox.commands.policy import CommandPolicy
-from hive.sandbox.commands.process import (
-    GovernedProcess,
-    ResourceLimits,
-    launcher_limits,
-)
-from hive.sandbox.commands.records import (
-    CommandRecords,
-    CommandRow,
-    Finish,
-)
+from hive.sandbox.commands.process import GovernedProcess, ResourceLimits, launcher_limits
+from hive.sandbox.commands.records import CommandRecords, CommandRow, Finish
 from hive.sandbox.confinement import Confinement
 from hive.sandbox.storage import SandboxStorage
-
-log = logging.getLogger("hive.sandbox.commands")
 
 MAX_TIMEOUT_S: Final = 7 * 24 * 3600.0
 MAX_POLL_S: Final = 300.0

@@ -9,11 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hive.contracts.api import CommandStatus
-from hive.sandbox.commands.live import (
-    FINAL_STATES,
-    MAX_POLL_S,
-    CommandsBase,
-)
+from hive.sandbox.commands.live import FINAL_STATES, MAX_POLL_S, CommandsBase
 
 
 class CommandQueries(CommandsBase):

@@ -9,10 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from hive.contracts.api import (
-    CheckpointAccepted,
-    DevTaskStatus,
-)
+from hive.contracts.api import CheckpointAccepted, DevTaskStatus
 from hive.contracts.events import (
     ArtifactRecorded,
     AttemptFinished,
@@ -24,15 +21,8 @@ from hive.contracts.events import (
     PatchProposed,
 )
 from hive.sandbox.workruns.blobs import StoredArtifact
-from hive.sandbox.workruns.decide import (
-    WorkRunBase,
-    now,
-    write_artifact_manifest,
-)
-from hive.sandbox.workruns.errors import (
-    InvalidRequest,
-    StateConflict,
-)
+from hive.sandbox.workruns.decide import WorkRunBase, now, write_artifact_manifest
+from hive.sandbox.workruns.errors import InvalidRequest, StateConflict
 from hive.sandbox.workruns.git_repo import Patch
 from hive.sandbox.workruns.leases import Lease
 from hive.sandbox.workruns.state import WorkRunState

@@ -19,29 +19,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from hive.contracts.api import (
-    DevTaskStatus,
-    RuntimeInfo,
-)
-from hive.contracts.events import (
-    AttemptStarted,
-    Event,
-)
-from hive.events import (
-    EventStore,
-    InvalidTransition,
-    ProjectionRunner,
-    VersionConflict,
-)
+from hive.contracts.api import DevTaskStatus, RuntimeInfo
+from hive.contracts.events import AttemptStarted, Event
+from hive.events import EventStore, InvalidTransition, ProjectionRunner, VersionConflict
 from hive.sandbox.storage import SandboxStorage, TaskDirs
 from hive.sandbox.workruns import archive, git_repo
 from hive.sandbox.workruns.apply_back import ApplyBack
 from hive.sandbox.workruns.blobs import BlobStore
 from hive.sandbox.workruns.catalog import BackendCatalog
-from hive.sandbox.workruns.errors import (
-    StateConflict,
-    TaskNotFound,
-)
+from hive.sandbox.workruns.errors import StateConflict, TaskNotFound
 from hive.sandbox.workruns.leases import Lease, LeaseStore
 from hive.sandbox.workruns.projection import WorkRunProjection, WorkRunRepository
 from hive.sandbox.workruns.state import WorkRunState, stream_id

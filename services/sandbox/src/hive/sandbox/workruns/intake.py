@@ -10,10 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from hive.contracts.api import (
-    CreateDevTask,
-    DevTaskStatus,
-)
+from hive.contracts.api import CreateDevTask, DevTaskStatus
 from hive.contracts.events import (
     AttemptStarted,
     DevTaskCreated,
@@ -22,10 +19,7 @@ from hive.contracts.events import (
     WorkspaceSeeded,
 )
 from hive.contracts.manifest import WorkspaceManifest
-from hive.events import (
-    InvalidTransition,
-    VersionConflict,
-)
+from hive.events import InvalidTransition, VersionConflict
 from hive.sandbox.backends import KNOWN_BACKENDS
 from hive.sandbox.storage import InvalidId, TaskDirs, check_id
 from hive.sandbox.workruns import archive, git_repo
@@ -37,11 +31,7 @@ from hive.sandbox.workruns.decide import (
     now,
     write_artifact_manifest,
 )
-from hive.sandbox.workruns.errors import (
-    DuplicateTask,
-    InvalidRequest,
-    StateConflict,
-)
+from hive.sandbox.workruns.errors import DuplicateTask, InvalidRequest, StateConflict
 from hive.sandbox.workruns.seed import Seeded, seed_repo
 from hive.sandbox.workruns.state import WorkRunState, stream_id
 

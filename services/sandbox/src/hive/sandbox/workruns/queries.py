@@ -8,22 +8,11 @@ from __future__ import annotations
 
 import json
 
-from hive.contracts.api import (
-    DevTaskStatus,
-    StoredEvent,
-)
-from hive.events import (
-    RecordedEvent,
-)
+from hive.contracts.api import DevTaskStatus, StoredEvent
+from hive.events import RecordedEvent
 from hive.sandbox.workruns.blobs import StoredArtifact
-from hive.sandbox.workruns.decide import (
-    WorkRunBase,
-)
-from hive.sandbox.workruns.errors import (
-    ArtifactNotFound,
-    StateConflict,
-    TaskNotFound,
-)
+from hive.sandbox.workruns.decide import WorkRunBase
+from hive.sandbox.workruns.errors import ArtifactNotFound, StateConflict, TaskNotFound
 from hive.sandbox.workruns.state import stream_id
 
 

@@ -6,25 +6,11 @@ import logging
 
 import asyncpg
 
-from hive.contracts.api import (
-    DevTaskStatus,
-)
-from hive.contracts.events import (
-    AttemptFinished,
-    AttemptMarkedStale,
-    Event,
-)
-from hive.events import (
-    VersionConflict,
-)
-from hive.sandbox.workruns.decide import (
-    WorkRunBase,
-    now,
-)
-from hive.sandbox.workruns.errors import (
-    StateConflict,
-    TaskNotFound,
-)
+from hive.contracts.api import DevTaskStatus
+from hive.contracts.events import AttemptFinished, AttemptMarkedStale, Event
+from hive.events import VersionConflict
+from hive.sandbox.workruns.decide import WorkRunBase, now
+from hive.sandbox.workruns.errors import StateConflict, TaskNotFound
 from hive.sandbox.workruns.leases import Lease
 from hive.sandbox.workruns.state import RESUMABLE, WorkRunState, stream_id
 

@@ -8,9 +8,7 @@ import time
 
 import asyncpg
 
-from hive.contracts.api import (
-    DevTaskStatus,
-)
+from hive.contracts.api import DevTaskStatus
 from hive.contracts.events import (
     AttemptFinished,
     Event,
@@ -21,17 +19,13 @@ from hive.contracts.events import (
     TaskRejected,
 )
 from hive.sandbox.workruns.apply_lease import apply_lease, approved_task_ids
-from hive.sandbox.workruns.decide import (
-    WorkRunBase,
-    now,
-)
-from hive.sandbox.workruns.errors import (
-    StateConflict,
-)
+from hive.sandbox.workruns.decide import WorkRunBase, now
+from hive.sandbox.workruns.errors import StateConflict
 from hive.sandbox.workruns.state import WorkRunState
 
 log = logging.getLogger("hive.sandbox.workruns")
 
+# How long an approve waits for an apply another caller is running before it answers
 # with the task still `approved` (the holder records the outcome).
 APPLY_WAIT_S = 60.0
 
