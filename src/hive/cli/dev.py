@@ -217,7 +217,9 @@ def confinement_line(c: dict[str, object]) -> str:
             f"governed processes confined (Landlock ABI {c.get('landlock_abi')}: files, TCP "
             f"egress to ports {c.get('egress_ports')}, signals, dies with the sandbox)"
         )
-    return f"NOT confined: {'; '.join(map(str, c.get('missing') or []))}"
+    missing = c.get("missing")
+    reasons = missing if isinstance(missing, list) else []
+    return f"NOT confined: {'; '.join(map(str, reasons))}"
 
 
 def _dev(args: argparse.Namespace) -> int:
