@@ -8,7 +8,7 @@ HiveError
       ├── StreamArchived         the stream no longer accepts appends
       ├── StreamTooLong          the append would pass the hard stream length
       ├── DuplicateEventId       an event id already stored elsewhere
-      ├── InvalidTransition      a Work Run event illegal in the stream's state
+      ├── InvalidTransition      an event the stream's state machine refuses (e.g. the Work Run's)
       └── DatabaseUnavailable    no database could be reached or started
 
 `DRIVER_ERRORS` translates what asyncpg raises past the store (a repository's
