@@ -45,6 +45,8 @@ TRANSIENT: Final = (
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
+    # "another operation is in progress" on a connection whose session just died.
+    asyncpg.InternalClientError,
 )
 
 
