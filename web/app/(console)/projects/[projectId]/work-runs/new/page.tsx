@@ -58,7 +58,7 @@ export default function NewWorkRunPage() {
       <form onSubmit={submit} aria-label="New Work Run" className="flex flex-col gap-4 rounded-lg border border-line bg-panel p-5">
         <label className="flex flex-col gap-1">
           Backend
-          <select name="backend" defaultValue="" className="rounded-md border border-line bg-bg px-2 py-1.5">
+          <select name="backend" defaultValue="" autoFocus className="rounded-md border border-line bg-bg px-2 py-1.5">
             {BACKENDS.map(([value, label]) => (
               <option key={value} value={value}>
                 {label}
