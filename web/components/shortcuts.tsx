@@ -55,7 +55,7 @@ export function Shortcuts() {
         ))}
       </dl>
       <form method="dialog" className="mt-4 text-right">
-        <button className="rounded-md border border-line px-3 py-1.5" autoFocus>
+        <button className="rounded-md border border-line px-3 py-1.5" data-autofocus>
           Close
         </button>
       </form>

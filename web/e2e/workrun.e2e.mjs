@@ -128,7 +128,7 @@ async function mouseFlow(page) {
   await page.getByLabel("Username").fill("admin");
   await page.getByLabel("Password").fill("not-the-password");
   await page.getByRole("button", { name: "Log in" }).click();
-  const alert = page.getByRole("alert");
+  const alert = page.getByTestId("problem");
   await alert.waitFor();
   assert((await alert.textContent()).includes("(unauthorized, HTTP 401)"), `alert: ${await alert.textContent()}`);
 
@@ -143,7 +143,7 @@ async function mouseFlow(page) {
   await page.getByLabel("Name").fill(`e2e-${Date.now()}`);
   await page.getByLabel("Workspace path (optional)").fill(workspace);
   await page.getByRole("button", { name: "Create" }).click();
-  await page.locator(`text=${workspace}`).first().waitFor();
+  await page.getByText(workspace, { exact: true }).waitFor();
   await page.locator("ul[aria-label=Projects] a").last().click();
   await page.waitForURL(/\/work-runs$/);
 
@@ -203,8 +203,8 @@ async function mouseFlow(page) {
   assert((await page.getByTestId("diff-attempt").textContent()).startsWith("Attempt 2"), "diff is attempt 2's");
   await page.getByRole("button", { name: "README.md" }).click();
   await page.locator('section[aria-label="Diff of README.md"]').getByText("world").waitFor();
-  await page.getByRole("button", { name: "Unified" }).click();
-  await page.getByRole("button", { name: "Side by side" }).waitFor();
+  await page.getByRole("button", { name: "Side by side" }).click();
+  await page.locator('button[aria-pressed="true"]', { hasText: "Side by side" }).waitFor();
   await shot(page, "05-diff");
 
   step("artifacts");

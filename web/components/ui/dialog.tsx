@@ -2,7 +2,10 @@
 
 import { useEffect, useId, useRef, type ReactNode } from "react";
 
-/** A modal on the native <dialog>: focus trap, Escape and inert background come from the browser. */
+/**
+ * A modal on the native <dialog>: focus trap, Escape and inert background come from the
+ * browser. The child marked `data-autofocus` gets focus when it opens.
+ */
 export function Dialog({
   open,
   onClose,
@@ -19,7 +22,11 @@ export function Dialog({
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
-    if (open && !dialog.open) dialog.showModal();
+    if (open && !dialog.open) {
+      dialog.showModal();
+      // React's autoFocus runs before showModal and is lost; focus the intended control now.
+      dialog.querySelector<HTMLElement>("[data-autofocus]")?.focus();
+    }
     if (!open && dialog.open) dialog.close();
   }, [open]);
   return (

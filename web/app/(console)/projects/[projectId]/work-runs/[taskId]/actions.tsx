@@ -114,7 +114,7 @@ export function Actions({ projectId, taskId, status }: { projectId: string; task
             <ProblemAlert error={run.error} />
             <div className="flex justify-end gap-2">
               <Button onClick={() => setPending(null)}>Back</Button>
-              <Button type="submit" variant={spec.variant} disabled={run.isPending} autoFocus>
+              <Button type="submit" variant={spec.variant} disabled={run.isPending} data-autofocus>
                 {run.isPending ? "Working…" : `Confirm ${spec.label.toLowerCase()}`}
               </Button>
             </div>

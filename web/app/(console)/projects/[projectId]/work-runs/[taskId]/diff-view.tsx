@@ -106,7 +106,7 @@ export function DiffView({ projectId, taskId, status, events }: { projectId: str
           Attempt {patch.attempt_no}: {patch.files_changed} files, +{patch.insertions} −{patch.deletions}
         </h3>
         <Button onClick={() => setSplit((v) => !v)} aria-pressed={split}>
-          {split ? "Side by side" : "Unified"}
+          Side by side
         </Button>
         {proposals.length > 1 ? (
           <span className="text-xs text-muted">

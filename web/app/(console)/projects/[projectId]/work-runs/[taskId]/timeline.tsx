@@ -34,7 +34,7 @@ const LaneRow = memo(function LaneRow({
   const span = lane.attemptNo === null ? null : `${lane.outcome ?? "running"}${lane.resumedFrom !== null ? `, resumed from checkpoint ${lane.resumedFrom}` : ""}`;
   return (
     <div className="grid grid-cols-[10rem_1fr] items-center gap-3" data-testid="lane" data-attempt={lane.attemptNo ?? "task"}>
-      <div className="truncate">
+      <div className="min-w-0 truncate">
         <div className="font-medium">{lane.label}</div>
         {span ? <div className="truncate text-xs text-muted">{span}</div> : null}
       </div>
