@@ -28,7 +28,9 @@ def node_tool(name: str) -> Path:
     return path
 
 
-def run_node(argv: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 600):
+def run_node(
+    argv: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run a node tool in web/; the completed process (output captured, text)."""
     assert shutil.which("node"), "node is required (Node 20)"
     full_env = {**os.environ, "NEXT_TELEMETRY_DISABLED": "1", "FORCE_COLOR": "0", **(env or {})}

@@ -63,7 +63,9 @@ def test_work_run_reviewed_with_the_keyboard_only(
     ws = workspace(tmp_path / "ws")
     # The project exists already; the keyboard pass opens the newest one with j/k + Enter.
     client = login(dashboard.url, web_gateway.admin_password)
-    r = client.post("/api/projects", json={"name": f"kb-{tmp_path.name}", "workspace_path": str(ws)})
+    r = client.post(
+        "/api/projects", json={"name": f"kb-{tmp_path.name}", "workspace_path": str(ws)}
+    )
     assert r.status_code == 201, r.text
     _run("keyboard", dashboard, web_gateway, ws)
     assert (ws / "README.md").read_text() == "hello\nworld\n"

@@ -45,7 +45,10 @@ def test_session_cookies_pass_both_ways(
         assert any(c.startswith("hive_session=") and "HttpOnly" in c for c in set_cookies)
         assert any(c.startswith("csrftoken=") for c in set_cookies)
         assert client.get("/api/auth/me").json()["username"] == "admin"
-        body = {"name": f"cookies-{tmp_path.name}", "workspace_path": str(workspace(tmp_path / "w"))}
+        body = {
+            "name": f"cookies-{tmp_path.name}",
+            "workspace_path": str(workspace(tmp_path / "w")),
+        }
         # The cookie reaches the gateway, so the CSRF check (not the session check) refuses this:
         refused = client.post("/api/projects", json=body)
         assert refused.status_code == 403
@@ -88,15 +91,15 @@ def test_event_stream_arrives_chunk_by_chunk_and_resumes_after_last_event_id(
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in r.headers
-        for event_id, event in _sse(r):
-            if event["event_type"] == "CheckpointRecorded":
-                break
+        checkpoint_id = next(i for i, e in _sse(r) if e["event_type"] == "CheckpointRecorded")
         # The stream is still open and the attempt still sleeping: this event was forwarded
         # on its own, not with the rest of the stream.
         status = direct.get(base).json()
         assert status["state"] == "running", status
     with client.stream(
-        "GET", base + "/events", headers={"Accept": "text/event-stream", "Last-Event-ID": event_id}
+        "GET",
+        base + "/events",
+        headers={"Accept": "text/event-stream", "Last-Event-ID": checkpoint_id},
     ) as r:
         first_id, _ = next(_sse(r))
-        assert int(first_id) == int(event_id) + 1
+        assert int(first_id) == int(checkpoint_id) + 1
