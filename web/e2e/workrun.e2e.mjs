@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM_FLAGS } from "./flags.mjs";
 
 const base = mustEnv("DASHBOARD_URL");
 const password = mustEnv("HIVE_ADMIN_PASSWORD");
@@ -15,17 +16,6 @@ const workspace = mustEnv("WORKSPACE_PATH");
 const artifacts = mustEnv("ARTIFACT_DIR");
 const scenario = process.env.E2E_SCENARIO ?? "mouse";
 const TIMEOUT = 60_000;
-
-export const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 // Attempt 1 fails on purpose after five durable checkpoints (the sleeps let them arrive
 // while the page watches); attempt 2 resumes after the last one and proposes the patch.
