@@ -3,7 +3,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { API_BASE, api, unwrap } from "@/lib/api/client";
-import { problemFromResponse, type ApiProblem } from "@/lib/problem";
+import { ApiProblem, problemFromResponse } from "@/lib/problem";
 import { followEventStream, type FollowState } from "@/lib/sse";
 import type { StoredEvent } from "@/lib/timeline";
 
@@ -29,10 +29,12 @@ const INVALIDATES: Record<string, string[]> = {
   PatchProposed: ["patch"],
 };
 
+const HISTORY_PAGE = 10_000; // the gateway's largest `limit` for the events route
+
 /**
- * The Work Run's whole event stream, then live: one SSE follow from version 0 that
- * resumes with Last-Event-ID after a drop. Events are batched per animation frame so
- * a 5,000-event history renders once, not 5,000 times.
+ * The Work Run's whole event stream, then live. History comes as JSON pages (one render
+ * for thousands of events), then one SSE follow from the last version, which resumes with
+ * Last-Event-ID after a drop. Live events are batched per animation frame.
  */
 export function useWorkRunEvents(projectId: string, taskId: string) {
   const queryClient = useQueryClient();
@@ -46,6 +48,7 @@ export function useWorkRunEvents(projectId: string, taskId: string) {
     const controller = new AbortController();
     let last = 0;
     setEvents([]);
+    setFatal(null);
     const flush = () => {
       frame.current = null;
       const batch = pending.current;
@@ -56,25 +59,48 @@ export function useWorkRunEvents(projectId: string, taskId: string) {
       for (const e of batch) for (const k of INVALIDATES[e.event_type] ?? []) stale.add(k);
       for (const k of stale) void queryClient.invalidateQueries({ queryKey: [...workRunKey(projectId, taskId), k] });
     };
-    const url = `${API_BASE}/api/projects/${encodeURIComponent(projectId)}/dev-tasks/${encodeURIComponent(taskId)}/events?after=0`;
-    void followEventStream({
-      url,
-      signal: controller.signal,
-      onState: (s) => setState(s),
-      onFatal: (response) => void problemFromResponse(response).then(setFatal),
-      onMessage: (message) => {
-        let event: StoredEvent;
-        try {
-          event = JSON.parse(message.data) as StoredEvent;
-        } catch {
-          return; // not an event (a future message kind): nothing to draw
-        }
-        // A reconnect resumes after the last id, but never draw a version twice.
-        if (event.stream_version <= last) return;
-        last = event.stream_version;
-        pending.current.push(event);
-        frame.current ??= requestAnimationFrame(flush);
-      },
+    const accept = (event: StoredEvent) => {
+      // Never draw a version twice (history and the live stream overlap by design).
+      if (event.stream_version <= last) return false;
+      last = event.stream_version;
+      pending.current.push(event);
+      return true;
+    };
+    const path = { project_id: projectId, task_id: taskId };
+    const load = async () => {
+      for (;;) {
+        const page = await unwrap(
+          api.GET("/api/projects/{project_id}/dev-tasks/{task_id}/events", {
+            params: { path, query: { after: last, limit: HISTORY_PAGE } },
+            signal: controller.signal,
+          }),
+        );
+        // The route's 200 is typed as JSON list or SSE message; without an SSE Accept it is the list.
+        const list = Array.isArray(page) ? page : [page];
+        list.forEach(accept);
+        if (list.length < HISTORY_PAGE) break;
+      }
+      flush();
+      const url = `${API_BASE}/api/projects/${encodeURIComponent(projectId)}/dev-tasks/${encodeURIComponent(taskId)}/events`;
+      await followEventStream({
+        url,
+        lastEventId: String(last),
+        signal: controller.signal,
+        onState: (s) => setState(s),
+        onFatal: (response) => void problemFromResponse(response).then(setFatal),
+        onMessage: (message) => {
+          let event: StoredEvent;
+          try {
+            event = JSON.parse(message.data) as StoredEvent;
+          } catch {
+            return; // not an event (a future message kind): nothing to draw
+          }
+          if (accept(event)) frame.current ??= requestAnimationFrame(flush);
+        },
+      });
+    };
+    load().catch((error: unknown) => {
+      if (!controller.signal.aborted) setFatal(error instanceof ApiProblem ? error : null);
     });
     return () => {
       controller.abort();
