@@ -1,8 +1,8 @@
 "use client";
 
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { Dialog } from "@/components/ui/dialog";
-import { isTyping } from "@/components/use-list-keys";
+import { useShortcuts } from "@/components/use-shortcuts";
 
 export const SHORTCUTS: ReadonlyArray<[string, string]> = [
   ["?", "show these shortcuts"],
@@ -29,19 +29,13 @@ export function toggleTheme(): void {
 /** The `?` overlay and the global `t` theme shortcut. */
 export function Shortcuts() {
   const [open, setOpen] = useState(false);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.altKey || e.ctrlKey || e.metaKey || isTyping(e.target)) return;
-      if (e.key === "?") {
-        e.preventDefault();
-        setOpen(true);
-      } else if (e.key === "t" && !document.querySelector("dialog[open]")) {
-        toggleTheme();
-      }
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, []);
+  useShortcuts({
+    "?": (e) => {
+      e.preventDefault();
+      setOpen(true);
+    },
+    t: toggleTheme,
+  });
   return (
     <Dialog open={open} onClose={() => setOpen(false)} title="Keyboard shortcuts">
       <dl className="grid grid-cols-[7rem_1fr] gap-x-4 gap-y-1.5">

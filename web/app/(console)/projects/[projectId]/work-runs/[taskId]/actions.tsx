@@ -2,11 +2,11 @@
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { ProblemAlert } from "@/components/problem-alert";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
-import { isTyping } from "@/components/use-list-keys";
+import { useShortcuts, type ShortcutHandlers } from "@/components/use-shortcuts";
 import { api, unwrap } from "@/lib/api/client";
 import type { components } from "@/lib/api/schema";
 import { workRunKey } from "./use-work-run";
@@ -62,20 +62,21 @@ export function Actions({ projectId, taskId, status }: { projectId: string; task
   });
   const allowed = (a: Action) => ACTIONS[a].states.includes(status.state) && !(a === "requeue" && status.requeued_to);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.altKey || e.ctrlKey || e.metaKey || isTyping(e.target) || document.querySelector("dialog[open]")) return;
-      for (const a of Object.keys(ACTIONS) as Action[]) {
-        if (ACTIONS[a].key === e.key && allowed(a)) {
-          e.preventDefault();
-          run.reset();
-          setPending(a);
-        }
-      }
+  const ask = (a: Action) => {
+    run.reset();
+    setPending(a);
+  };
+  const shortcuts: ShortcutHandlers = {};
+  for (const a of Object.keys(ACTIONS) as Action[]) {
+    const key = ACTIONS[a].key;
+    if (!key) continue;
+    shortcuts[key] = (e) => {
+      if (!allowed(a)) return;
+      e.preventDefault();
+      ask(a);
     };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  });
+  }
+  useShortcuts(shortcuts);
 
   function confirm(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -93,10 +94,7 @@ export function Actions({ projectId, taskId, status }: { projectId: string; task
           variant={ACTIONS[a].variant}
           disabled={!allowed(a)}
           aria-keyshortcuts={ACTIONS[a].key}
-          onClick={() => {
-            run.reset();
-            setPending(a);
-          }}
+          onClick={() => ask(a)}
         >
           {ACTIONS[a].label}
         </Button>

@@ -1,10 +1,10 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { ProblemAlert } from "@/components/problem-alert";
 import { Button } from "@/components/ui/button";
-import { isTyping } from "@/components/use-list-keys";
+import { useShortcuts } from "@/components/use-shortcuts";
 import { api } from "@/lib/api/client";
 import type { components } from "@/lib/api/schema";
 import { parseUnifiedDiff, sideBySide, type DiffFile, type DiffLine } from "@/lib/diff";
@@ -87,15 +87,10 @@ export function DiffView({ projectId, taskId, status, events }: { projectId: str
   // Earlier attempts' proposals: the sandbox keeps the latest patch text, the stream keeps every summary.
   const proposals = events.filter((e) => e.event_type === "PatchProposed");
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.altKey || e.ctrlKey || e.metaKey || isTyping(e.target) || document.querySelector("dialog[open]")) return;
-      if (e.key === "n") setFileIndex((i) => Math.min(files.length - 1, i + 1));
-      else if (e.key === "p") setFileIndex((i) => Math.max(0, i - 1));
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [files.length]);
+  useShortcuts({
+    n: () => setFileIndex((i) => Math.min(files.length - 1, i + 1)),
+    p: () => setFileIndex((i) => Math.max(0, i - 1)),
+  });
 
   if (patch === null) return <p className="text-muted">No patch proposed yet.</p>;
   const file = files[Math.min(fileIndex, files.length - 1)];

@@ -2,10 +2,10 @@
 
 import Link from "next/link";
 import { useParams } from "next/navigation";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useState } from "react";
 import { ProblemAlert } from "@/components/problem-alert";
 import { StateBadge } from "@/components/state-badge";
-import { isTyping } from "@/components/use-list-keys";
+import { useShortcuts } from "@/components/use-shortcuts";
 import { age, shortDuration } from "@/lib/format";
 import { Actions } from "./actions";
 import { Artifacts } from "./artifacts";
@@ -28,16 +28,7 @@ export default function WorkRunPage() {
     setTab("commands");
   }, []);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.altKey || e.ctrlKey || e.metaKey || isTyping(e.target) || document.querySelector("dialog[open]")) return;
-      const n = Number(e.key);
-      const next = TABS[n - 1];
-      if (Number.isInteger(n) && next) setTab(next);
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, []);
+  useShortcuts(Object.fromEntries(TABS.map((t, i) => [String(i + 1), () => setTab(t)])));
 
   const s = status.data;
   const approval = stream.events.findLast((e) => e.event_type === "TaskApproved");

@@ -1,7 +1,8 @@
 "use client";
 
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { isTyping, useListKeys } from "@/components/use-list-keys";
+import { useListKeys } from "@/components/use-list-keys";
+import { useShortcuts } from "@/components/use-shortcuts";
 import { layoutTimeline, type Lane, type MarkKind, type StoredEvent, type TimelineMark } from "@/lib/timeline";
 
 const MARK_TONE: Partial<Record<MarkKind, string>> = {
@@ -153,20 +154,16 @@ export function Timeline({
   const shown = selectedMark ?? inspected;
   const selectMark = useCallback((m: TimelineMark) => setSelected(layout.marks.indexOf(m)), [layout.marks, setSelected]);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.altKey || e.ctrlKey || e.metaKey || isTyping(e.target) || document.querySelector("dialog[open]")) return;
-      if (e.key === "/") {
-        e.preventDefault();
-        search.current?.focus();
-      } else if (e.key === "f") {
-        setFailuresOnly((v) => !v);
-        setSelected(-1);
-      }
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [setSelected]);
+  useShortcuts({
+    "/": (e) => {
+      e.preventDefault();
+      search.current?.focus();
+    },
+    f: () => {
+      setFailuresOnly((v) => !v);
+      setSelected(-1);
+    },
+  });
 
   return (
     <div className="flex flex-col gap-3">
