@@ -103,3 +103,13 @@ def test_event_stream_arrives_chunk_by_chunk_and_resumes_after_last_event_id(
     ) as r:
         first_id, _ = next(_sse(r))
         assert int(first_id) == int(checkpoint_id) + 1
+
+
+def test_pages_are_served_offline_ready_and_unframeable(dashboard: DashboardServer) -> None:
+    r = httpx.get(dashboard.url + "/login", timeout=10)
+    assert r.status_code == 200
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "x-powered-by" not in r.headers
+    # No font, script or stylesheet from anywhere but this origin.
+    assert "https://" not in r.text and "http://" not in r.text.replace("http://www.w3.org", "")

@@ -209,6 +209,15 @@ async function mouseFlow(page) {
   await page.locator('[data-testid="timeline-mark"][data-kind="applied"]').waitFor();
   await shot(page, "06-applied");
 
+  step("the Work Runs table shows it applied and who approved it");
+  const taskId = page.url().split("/").pop();
+  await page.getByRole("link", { name: "Work Runs" }).click();
+  const row = page.locator("tr", { has: page.getByRole("link", { name: taskId }) });
+  await row.locator('[data-state="applied"]').waitFor();
+  await row.getByRole("cell", { name: "admin", exact: true }).waitFor();
+  await page.goBack();
+  await page.getByTestId("work-run-state").waitFor();
+
   step("dark theme");
   await page.getByRole("button", { name: "Toggle light or dark theme" }).click();
   assert(await page.evaluate(() => document.documentElement.classList.contains("dark")), "dark class set");

@@ -10,6 +10,7 @@ import { Button } from "@/components/ui/button";
 import { useListKeys } from "@/components/use-list-keys";
 import { api, unwrap } from "@/lib/api/client";
 import { age, shortDuration } from "@/lib/format";
+import { ApprovedBy } from "./approved-by";
 
 const STATES = ["queued", "running", "stale", "awaiting_review", "approved", "applied", "apply_failed", "rejected", "failed", "cancelled"] as const;
 type State = (typeof STATES)[number];
@@ -95,6 +96,7 @@ export default function WorkRunsPage() {
               <th className="px-3 py-2 font-medium">Attempts</th>
               <th className="px-3 py-2 font-medium">Age</th>
               <th className="px-3 py-2 font-medium">Heartbeat</th>
+              <th className="px-3 py-2 font-medium">Approved by</th>
               <th className="px-3 py-2 font-medium">Patch</th>
             </tr>
           </thead>
@@ -115,12 +117,15 @@ export default function WorkRunsPage() {
                   {age(r.created_at, now)}
                 </td>
                 <td className="px-3 py-2">{r.runtime?.heartbeat_age_s != null ? shortDuration(r.runtime.heartbeat_age_s) : "—"}</td>
+                <td className="px-3 py-2">
+                  <ApprovedBy projectId={projectId} taskId={r.task_id} state={r.state} version={r.stream_version} />
+                </td>
                 <td className="px-3 py-2 text-muted">{r.patch ? `+${r.patch.insertions} −${r.patch.deletions}` : "—"}</td>
               </tr>
             ))}
             {runs.isSuccess && rows.length === 0 ? (
               <tr>
-                <td colSpan={7} className="px-3 py-4 text-muted">
+                <td colSpan={8} className="px-3 py-4 text-muted">
                   No Work Runs{state ? ` in state ${state}` : ""}.
                 </td>
               </tr>
