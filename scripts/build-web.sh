@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../web"
 want=$(find . \( -path ./node_modules -o -path ./.next -o -path ./e2e-artifacts -o -path ./e2e \) -prune \
-  -o -type f ! -name next-env.d.ts ! -name '*.tsbuildinfo' ! -name .build-stamp ! -name '*.test.ts' -print \
-  | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+  -o -type f ! -name next-env.d.ts ! -name '*.tsbuildinfo' ! -name .build-stamp ! -name '*.test.ts' -print0 \
+  | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 have=$(cat .build-stamp 2>/dev/null || true)
 if [[ "$want" == "$have" && -f .next/standalone/server.js ]]; then
   exit 0
