@@ -22,7 +22,7 @@ const TIMEOUT = 60_000;
 export const PLAN = JSON.stringify({
   steps: [
     { write: { path: "hello.txt", content: "hi from the dashboard e2e\n" } },
-    { run: { argv: ["python3", "-c", "for i in range(2000): print(f'log line {i}')"] } },
+    { run: { argv: ["python3", "-c", "for i in range(20000): print(f'log line {i}')"] } },
     { sleep: { seconds: 1 } },
     { sleep: { seconds: 1 } },
     { sleep: { seconds: 1 } },
@@ -174,8 +174,17 @@ async function mouseFlow(page) {
   await page.getByRole("button", { name: "Full stdout log" }).click();
   const log = page.getByTestId("full-log");
   await log.waitFor();
+  // 20,000 lines (~250 KB): the viewer opens at the tail page and pages backwards on demand.
+  const firstLine = async () => Number(/log line (\d+)\n/.exec(await log.textContent())?.[1]);
   const text = await log.textContent();
-  assert(text.includes("log line 1000") && text.includes("log line 1999"), "full log has the middle and the tail");
+  assert(text.includes("log line 19999") && !text.includes("log line 100\n"), "opens at the tail only");
+  const tailStart = await firstLine();
+  await page.getByRole("button", { name: "Earlier" }).click();
+  await page.waitForFunction((n) => {
+    const m = /log line (\d+)\n/.exec(document.querySelector('[data-testid="full-log"]')?.textContent ?? "");
+    return m !== null && Number(m[1]) < n;
+  }, tailStart);
+  assert((await log.textContent()).includes("log line 19999"), "the tail stays after paging back");
   await shot(page, "03-command-log");
 
   step("resume; attempt 2 finishes");
