@@ -8,7 +8,8 @@ deterministic_proof), a gateway and the standalone dashboard, then:
    the commit (the POST answered) to its mark entering the page's DOM. Peer, same run:
    a raw SSE client reading the gateway's event stream directly (no dashboard, no render).
 2. first render of a 5,000-event timeline: a fresh page load until every mark is in the
-   DOM. Peer: fetching the same 5,000 events as JSON from the gateway.
+   DOM. Peer: fetching the same 5,000 events as JSON from the gateway. Then commit ->
+   visible again, on that big timeline (every live batch re-lays out 5,000 marks).
 
     uv run python -m benchmarks dashboard_live      (needs `make web` and chromium)
 """
@@ -34,6 +35,7 @@ from tests.support.sandbox_server import SandboxServer
 
 CHECKPOINTS = 100
 BIG_TIMELINE = 5000
+LIVE_ON_BIG = 30
 SLEEPING_PLAN = json.dumps({"steps": [{"sleep": {"seconds": 1800}}]})
 
 
@@ -82,10 +84,14 @@ def _node(mode: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def _live(
-    dash: DashboardServer, gw: GatewayServer, sandbox: SandboxServer, project_id: str
+    dash: DashboardServer,
+    gw: GatewayServer,
+    sandbox: SandboxServer,
+    project_id: str,
+    task_id: str,
+    count: int,
 ) -> list[list[object]]:
-    admin = gw.login()
-    task_id = _running_task(admin, project_id)
+    """Commit `count` checkpoints one by one into an open Work Run page; latency rows."""
     path = f"/api/projects/{project_id}/dev-tasks/{task_id}"
     env = {
         "DASHBOARD_URL": dash.url,
@@ -100,10 +106,10 @@ def _live(
     stop = threading.Event()
     reader = threading.Thread(target=_raw_sse, args=(gw.login(), path + "/events", raw, stop))
     reader.start()
-    time.sleep(1.0)  # let the raw reader catch up with the history before measuring
+    time.sleep(2.0)  # let the raw reader catch up with the history before measuring
     committed: dict[int, float] = {}
     internal = sandbox.client()
-    for i in range(CHECKPOINTS):
+    for i in range(count):
         r = internal.post(
             f"/dev-tasks/{task_id}/checkpoints",
             json={"checkpoint_payload": {"bench": i}, "durable": True},
@@ -117,7 +123,6 @@ def _live(
     seen = {int(k): float(v) for k, v in json.loads(browser.stdout.readline()).items()}
     browser.wait(60)
     stop.set()
-    admin.post(path + "/cancel", json={})
     reader.join(10)
     rows: list[list[object]] = []
     for name, arrivals in (("dashboard (browser DOM)", seen), ("raw SSE from gateway", raw)):
@@ -135,7 +140,7 @@ def _live(
 
 def _render(
     dash: DashboardServer, gw: GatewayServer, sandbox: SandboxServer, project_id: str
-) -> list[list[object]]:
+) -> None:
     admin = gw.login()
     task_id = _running_task(admin, project_id)
     internal = sandbox.client()
@@ -170,12 +175,20 @@ def _render(
         t0 = time.perf_counter()
         admin.get(events_path, params={"limit": 10000}).raise_for_status()
         fetches.append((time.perf_counter() - t0) * 1000)
-    admin.post(f"/api/projects/{project_id}/dev-tasks/{task_id}/cancel", json={})
     r, f = sorted(renders)[1], sorted(fetches)[1]
-    return [
-        [f"first render, {n} events (page load to all marks)", f"{r:.0f}", f"{r / f:.1f}x"],
-        [f"peer: GET {n} events as JSON from the gateway", f"{f:.0f}", "1.0x"],
-    ]
+    print(
+        table(
+            ["what", "ms", "ratio"],
+            [
+                [f"first render, {n} events (page load to all marks)", f"{r:.0f}", f"{r / f:.1f}x"],
+                [f"peer: GET {n} events as JSON from the gateway", f"{f:.0f}", "1.0x"],
+            ],
+        )
+    )
+    print(f"\ncommit -> visible on that {n}-event timeline, {LIVE_ON_BIG} checkpoints (ms)")
+    rows = _live(dash, gw, sandbox, project_id, task_id, LIVE_ON_BIG)
+    print(table(["path", "seen", "p50", "p95"], rows))
+    admin.post(f"/api/projects/{project_id}/dev-tasks/{task_id}/cancel", json={})
 
 
 async def _run() -> None:
@@ -202,10 +215,14 @@ async def _run() -> None:
                     .json()
                 )
                 pid = project["project_id"]
+                admin = gw.login()
+                task_id = _running_task(admin, pid)
                 print(f"commit -> visible, {CHECKPOINTS} checkpoints committed one at a time (ms)")
-                print(table(["path", "seen", "p50", "p95"], _live(dash, gw, sandbox, pid)))
+                rows = _live(dash, gw, sandbox, pid, task_id, CHECKPOINTS)
+                print(table(["path", "seen", "p50", "p95"], rows))
+                admin.post(f"/api/projects/{pid}/dev-tasks/{task_id}/cancel", json={})
                 print(f"\nfirst render of a {BIG_TIMELINE}-event timeline (median of 3, ms)")
-                print(table(["what", "ms", "ratio"], _render(dash, gw, sandbox, pid)))
+                _render(dash, gw, sandbox, pid)
             finally:
                 dash.stop()
                 gw.stop()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { layoutTimeline, type StoredEvent } from "./timeline";
+import { layoutTimeline, niceSpan, type StoredEvent } from "./timeline";
 
 let version = 0;
 function ev(event_type: string, second: number, payload: Record<string, unknown> = {}): StoredEvent {
@@ -48,13 +48,29 @@ describe("layoutTimeline", () => {
     expect(a1!.outcome).toBe("failed");
   });
 
-  it("places marks and lanes by time across the whole span", () => {
+  it("places marks and lanes by time on a stepped scale", () => {
     const layout = layoutTimeline(failedThenResumed(), {}, 0);
     const a1 = layout.lanes[1]!;
+    expect(layout.spanMs).toBe(20_000); // 12 s of events on the next 1-2-5 step
     expect(layout.marks[0]!.x).toBe(0);
-    expect(layout.marks.at(-1)!.x).toBe(1);
-    expect(a1.startX).toBeCloseTo(2 / 12);
-    expect(a1.endX).toBeCloseTo(6 / 12);
+    expect(layout.marks.at(-1)!.x).toBeCloseTo(12 / 20);
+    expect(a1.startX).toBeCloseTo(2 / 20);
+    expect(a1.endX).toBeCloseTo(6 / 20);
+  });
+
+  it("keeps placed marks still while a live span grows within its step", () => {
+    const events = failedThenResumed();
+    const before = layoutTimeline(events.slice(0, -1), {}, 0);
+    const after = layoutTimeline(events, {}, 0);
+    expect(before.spanMs).toBe(after.spanMs);
+    expect(after.marks.length).toBe(before.marks.length + 1);
+    expect(after.marks.slice(0, -1).map((m) => m.x)).toEqual(before.marks.map((m) => m.x));
+  });
+
+  it("steps the scale 1-2-5", () => {
+    expect([0, 1, 999, 1000, 1001, 2500, 5000, 7000, 12_000].map(niceSpan)).toEqual([
+      1, 1, 1000, 1000, 2000, 5000, 5000, 10_000, 20_000,
+    ]);
   });
 
   it("merges a command's start and finish into one mark that carries the failure", () => {
@@ -85,6 +101,7 @@ describe("layoutTimeline", () => {
     const now = Date.UTC(2026, 0, 1, 0, 0, 20);
     const layout = layoutTimeline(events, {}, now);
     expect(layout.lanes[1]!.endX).toBe(1);
+    expect(layout.spanMs).toBe(20_000);
     expect(layout.marks.at(-1)!.x).toBeCloseTo(3 / 20);
   });
 

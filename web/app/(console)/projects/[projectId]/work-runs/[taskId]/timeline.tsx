@@ -17,11 +17,49 @@ const MARK_TONE: Partial<Record<MarkKind, string>> = {
   attempt_end: "bg-fg",
 };
 
-function tone(m: TimelineMark): string {
-  return m.failure ? "bg-danger" : (MARK_TONE[m.kind] ?? "bg-muted");
-}
+/**
+ * One mark, memoized on primitives: with the timeline's stepped scale (niceSpan) a live
+ * event re-renders and restyles no existing mark, even with 5,000 of them.
+ */
+const Mark = memo(function Mark({
+  version,
+  kind,
+  label,
+  failure,
+  x,
+  selected,
+  onInspect,
+  onSelect,
+}: {
+  version: number;
+  kind: MarkKind;
+  label: string;
+  failure: boolean;
+  x: number;
+  selected: boolean;
+  onInspect: (version: number) => void;
+  onSelect: (version: number) => void;
+}) {
+  return (
+    <button
+      type="button"
+      tabIndex={-1}
+      data-testid="timeline-mark"
+      data-kind={kind}
+      data-version={version}
+      data-failure={failure || undefined}
+      aria-label={label}
+      title={label}
+      onMouseEnter={() => onInspect(version)}
+      onFocus={() => onInspect(version)}
+      onClick={() => onSelect(version)}
+      className={`absolute top-2 -ml-[3px] h-4 w-1.5 rounded-sm ${failure ? "bg-danger" : (MARK_TONE[kind] ?? "bg-muted")} ${selected ? "ring-2 ring-fg" : ""}`}
+      style={{ left: `${x * 100}%` }}
+    />
+  );
+});
 
-const LaneRow = memo(function LaneRow({
+function LaneRow({
   lane,
   selectedVersion,
   onInspect,
@@ -29,8 +67,8 @@ const LaneRow = memo(function LaneRow({
 }: {
   lane: Lane;
   selectedVersion: number | null;
-  onInspect: (m: TimelineMark) => void;
-  onSelect: (m: TimelineMark) => void;
+  onInspect: (version: number) => void;
+  onSelect: (version: number) => void;
 }) {
   const span = lane.attemptNo === null ? null : `${lane.outcome ?? "running"}${lane.resumedFrom !== null ? `, resumed from checkpoint ${lane.resumedFrom}` : ""}`;
   return (
@@ -39,7 +77,8 @@ const LaneRow = memo(function LaneRow({
         <div className="font-medium">{lane.label}</div>
         {span ? <div className="truncate text-xs text-muted">{span}</div> : null}
       </div>
-      <div role="group" aria-label={`${lane.label} marks`} className="relative h-8 rounded bg-bg">
+      {/* contain: a new mark lays out and paints within its lane, not the page. */}
+      <div role="group" aria-label={`${lane.label} marks`} className="relative h-8 rounded bg-bg [contain:strict]">
         {lane.attemptNo !== null ? (
           <div
             className={`absolute top-3.5 h-1 rounded ${lane.outcome && lane.outcome !== "succeeded" && lane.outcome !== "no_changes" ? "bg-danger/40" : "bg-accent/30"}`}
@@ -47,27 +86,22 @@ const LaneRow = memo(function LaneRow({
           />
         ) : null}
         {lane.marks.map((m) => (
-          <button
+          <Mark
             key={m.version}
-            type="button"
-            tabIndex={-1}
-            data-testid="timeline-mark"
-            data-kind={m.kind}
-            data-version={m.version}
-            data-failure={m.failure || undefined}
-            aria-label={m.label}
-            title={m.label}
-            onMouseEnter={() => onInspect(m)}
-            onFocus={() => onInspect(m)}
-            onClick={() => onSelect(m)}
-            className={`absolute top-2 h-4 w-1.5 -translate-x-1/2 rounded-sm ${tone(m)} ${m.version === selectedVersion ? "ring-2 ring-fg" : ""}`}
-            style={{ left: `${m.x * 100}%` }}
+            version={m.version}
+            kind={m.kind}
+            label={m.label}
+            failure={m.failure}
+            x={m.x}
+            selected={m.version === selectedVersion}
+            onInspect={onInspect}
+            onSelect={onSelect}
           />
         ))}
       </div>
     </div>
   );
-});
+}
 
 const ROW_PX = 28;
 const LIST_PX = 336;
@@ -139,7 +173,7 @@ export function Timeline({
 }) {
   const [failuresOnly, setFailuresOnly] = useState(false);
   const [query, setQuery] = useState("");
-  const [inspected, setInspected] = useState<TimelineMark | null>(null);
+  const [inspected, setInspected] = useState<number | null>(null);
   const search = useRef<HTMLInputElement>(null);
   const layout = useMemo(() => layoutTimeline(events, { failuresOnly, query }), [events, failuresOnly, query]);
   const open = useCallback(
@@ -151,8 +185,13 @@ export function Timeline({
   );
   const [selected, setSelected] = useListKeys(layout.marks.length, open, "events", false);
   const selectedMark = layout.marks[selected] ?? null;
-  const shown = selectedMark ?? inspected;
-  const selectMark = useCallback((m: TimelineMark) => setSelected(layout.marks.indexOf(m)), [layout.marks, setSelected]);
+  // Marks call back with their version; the lookup lives in a ref so the callbacks stay
+  // stable across live batches (a changed callback would re-render every mark).
+  const index = useRef(new Map<number, number>());
+  index.current = useMemo(() => new Map(layout.marks.map((m, i) => [m.version, i])), [layout.marks]);
+  const selectVersion = useCallback((v: number) => setSelected(index.current.get(v) ?? -1), [setSelected]);
+  const inspectedMark = inspected !== null ? layout.marks[index.current.get(inspected) ?? -1] : undefined;
+  const shown: TimelineMark | null = selectedMark ?? inspectedMark ?? null;
 
   useShortcuts({
     "/": (e) => {
@@ -193,7 +232,7 @@ export function Timeline({
       </div>
       <div className="flex flex-col gap-1.5 rounded-lg border border-line bg-panel p-3" data-testid="timeline">
         {layout.lanes.map((lane) => (
-          <LaneRow key={lane.key} lane={lane} selectedVersion={selectedMark?.version ?? null} onInspect={setInspected} onSelect={selectMark} />
+          <LaneRow key={lane.key} lane={lane} selectedVersion={selectedMark?.version ?? null} onInspect={setInspected} onSelect={selectVersion} />
         ))}
       </div>
       <div className="grid gap-3 lg:grid-cols-[3fr_2fr]">
