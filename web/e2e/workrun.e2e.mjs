@@ -187,9 +187,23 @@ async function mouseFlow(page) {
   assert((await log.textContent()).includes("log line 19999"), "the tail stays after paging back");
   await shot(page, "03-command-log");
 
-  step("resume; attempt 2 finishes");
-  await page.getByRole("button", { name: "Resume" }).click();
-  await page.getByRole("button", { name: "Confirm resume" }).click();
+  step("an action the state no longer allows shows the gateway's problem+json in its dialog");
+  // Open Requeue, then resume the task from elsewhere (the API, same session) before confirming.
+  await page.getByRole("button", { name: "Requeue" }).click();
+  const csrf = (await page.context().cookies()).find((c) => c.name === "csrftoken")?.value ?? "";
+  const resumed = await page.request.post(`${page.url().replace("/projects/", "/api/projects/").replace("/work-runs/", "/dev-tasks/")}/resume`, {
+    headers: { "X-CSRFToken": csrf },
+    data: {},
+  });
+  assert(resumed.ok(), `resume through the API: ${resumed.status()}`);
+  await page.getByRole("button", { name: "Confirm requeue" }).click();
+  const problem = page.getByRole("dialog").getByTestId("problem");
+  await problem.waitFor();
+  assert((await problem.textContent()).includes("HTTP 409"), `problem: ${await problem.textContent()}`);
+  await shot(page, "03b-problem");
+  await page.getByRole("button", { name: "Back" }).click();
+
+  step("attempt 2 (resumed in place) finishes");
   await waitState(page, "awaiting_review");
   await page.getByRole("tab", { name: "timeline" }).click();
   await page.locator('[data-testid="timeline-mark"][data-kind="resume"]').waitFor();

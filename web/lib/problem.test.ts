@@ -46,3 +46,11 @@ describe("problem+json", () => {
     expect(err.code).toBe("upstream_error");
   });
 });
+
+describe("csrfToken", () => {
+  it("reads the csrftoken cookie among others", async () => {
+    const { csrfToken } = await import("./api/client");
+    expect(csrfToken("a=1; csrftoken=abc%3D; b=2")).toBe("abc=");
+    expect(csrfToken("hive_session=x")).toBeNull();
+  });
+});
