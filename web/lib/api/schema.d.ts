@@ -127,7 +127,15 @@ export interface paths {
         put?: never;
         /**
          * CreateProject
-         * @description Create a project; its workspace is under HIVE_WORKSPACE unless given absolute.
+         * @description Create a project and make its workspace usable.
+         *
+         *     Without `workspace_path` the workspace is `HIVE_WORKSPACE/<name as a slug>`;
+         *     a relative path stays inside HIVE_WORKSPACE; an absolute path is used as
+         *     given. An existing directory is used as it is; a missing one under
+         *     HIVE_WORKSPACE is created as an empty git repository with an initial commit
+         *     (elsewhere it must exist already). 409 when the name is taken or
+         *     another project already uses the same directory; 422 naming the cause when
+         *     the directory cannot be used or created.
          */
         post: operations["ApiProjectsCreateProject"];
         delete?: never;
@@ -172,6 +180,12 @@ export interface paths {
         /**
          * CreateDevTask
          * @description Create a Work Run in this project's workspace.
+         *
+         *     The sandbox seeds the task's repository from the project's workspace and queues
+         *     attempt 1; follow it with `GET .../events` (`Accept: text/event-stream`), review
+         *     `GET .../patch`, then `POST .../approve` applies the patch to the workspace.
+         *     422 when the backend cannot run here (the message says how to enable it) or a
+         *     `deterministic_proof` plan is not valid (the message names the step and fault).
          */
         post: operations["ApiProjectsProjectIdDevTasksCreateDevTask"];
         delete?: never;
@@ -753,16 +767,52 @@ export interface components {
             project_id: string;
             workspace_path: string;
         };
-        /** ProjectCreate */
+        /**
+         * ProjectCreate
+         * @example {
+         *       "name": "demo"
+         *     }
+         * @example {
+         *       "name": "my-service",
+         *       "workspace_path": "/home/me/src/my-service"
+         *     }
+         */
         ProjectCreate: {
             name: string;
             workspace_path?: string | null;
         };
-        /** ProjectDevTaskCreate */
+        /**
+         * ProjectDevTaskCreate
+         * @example {
+         *       "backend": "deterministic_proof",
+         *       "instructions": "{\"steps\": [{\"write\": {\"path\": \"hello.py\", \"content\": \"print('hello')\\n\"}}, {\"run\": {\"argv\": [\"python3\", \"hello.py\"]}}]}"
+         *     }
+         * @example {
+         *       "backend": "codex_cli",
+         *       "instructions": "Add a hello.py that prints hello, and a test for it.",
+         *       "target_paths": [
+         *         "hello.py"
+         *       ]
+         *     }
+         * @example {
+         *       "backend": "relay_helper",
+         *       "instructions": "Fix the failing test in tests/."
+         *     }
+         */
         ProjectDevTaskCreate: {
+            /**
+             * @description `codex_cli`, `relay_helper` or `deterministic_proof`; default: the sandbox's HIVE_SANDBOX_CODING_BACKEND (`codex_cli`). A backend that cannot run (no `codex` binary, no model provider) is refused with 422 saying how to enable it; the sandbox's /healthz `backends` lists which are usable.
+             * @example deterministic_proof
+             */
             backend?: string | null;
+            /**
+             * @description What the backend should do. `codex_cli` and `relay_helper`: plain-language instructions for the coding agent. `deterministic_proof` (no model): a JSON plan as a string, `{"steps": [...]}`, each step one of `{"write": {"path", "content"}}` (a file in the repo), `{"run": {"argv": [...]}}` (a governed command; non-zero exit fails the attempt), `{"sleep": {"seconds"}}`, `{"artifact": {"name", "content"}}`, `{"fail": {"on_attempt": N}}` (fails attempt N on purpose). A plan that is not valid is refused with 422 naming the step and the fault.
+             * @example {"steps": [{"write": {"path": "hello.py", "content": "print('hello')\n"}}, {"run": {"argv": ["python3", "hello.py"]}}]}
+             */
             instructions: string;
+            /** @description Repo-relative paths the task is about (informational). */
             target_paths?: string[];
+            /** @description Your own task id (letters, digits, `-`, `_`); default: generated. */
             task_id?: string | null;
         };
         /** Retrieval */
