@@ -113,3 +113,23 @@ def test_pages_are_served_offline_ready_and_unframeable(dashboard: DashboardServ
     assert "x-powered-by" not in r.headers
     # No font, script or stylesheet from anywhere but this origin.
     assert "https://" not in r.text and "http://" not in r.text.replace("http://www.w3.org", "")
+
+
+def test_large_request_bodies_reach_the_gateway_whole_or_get_a_413_problem(
+    dashboard: DashboardServer, web_gateway: GatewayServer
+) -> None:
+    client = login(dashboard.url, web_gateway.admin_password)
+    # 9 MiB: within Next.js' proxy body clone and the operator API's limit (both 10 MiB):
+    # the gateway reads all of it and judges the JSON (a cut body would be a 400).
+    whole = client.post(
+        "/api/projects", json={"name": "x" * (9 * 1024 * 1024), "workspace_path": "/nonexistent"}
+    )
+    assert whole.status_code == 422, whole.text[:300]
+    assert whole.json()["code"] == "validation_failed"
+    # 12 MiB: refused with the gateway's code, not forwarded into a broken pipe's bare 500.
+    big = client.post(
+        "/api/projects", json={"name": "x" * (12 * 1024 * 1024), "workspace_path": "/nonexistent"}
+    )
+    assert big.status_code == 413, big.text[:300] + dashboard.read_log(3000)
+    assert big.headers["content-type"].startswith("application/problem+json")
+    assert big.json()["code"] == "payload_too_large"
