@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,9 +17,12 @@ from tests.support.service_process import free_port
 
 
 def test_hive_dev_starts_the_dashboard_in_front_of_the_gateway(
-    database_url: str, tmp_path: Path
+    empty_database: Callable[[], str], tmp_path: Path
 ) -> None:
     require_build()
+    # A database of its own: `hive dev` bootstraps `admin` with its own generated password,
+    # which must not become the admin of the session database other tests log in to.
+    database_url = empty_database()
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HIVE_")},
