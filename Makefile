@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || (python3 -m pip install --quiet uv >&2 && echo "python3 -m uv"))
 export UV_LINK_MODE ?= copy
 
-.PHONY: dev test lint typecheck bench setup tools clean
+.PHONY: dev test lint typecheck bench setup tools web clean
 
 setup:
 	@$(UV) sync --frozen --all-packages
@@ -12,10 +12,14 @@ setup:
 tools: setup
 	@bash scripts/install-tools.sh
 
-dev: tools
+# The dashboard's standalone build, rebuilt only when web/ changed.
+web: tools
+	@bash scripts/build-web.sh
+
+dev: web
 	$(UV) run hive dev
 
-test: tools
+test: web
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: setup

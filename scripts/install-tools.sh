@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Project-local tools that are not Python packages. Idempotent; installs only what is missing.
-# (Later issues add the dashboard's npm ci here.)
+# The dashboard: npm ci in web/ and Debian's chromium for its browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v git >/dev/null && command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq git curl >/dev/null; }
@@ -49,3 +49,29 @@ install_confine() {
   echo "$want" >"$dest.sha256"
 }
 install_confine
+
+# The dashboard's dependencies: `npm ci` from web/package-lock.json (stamped like Codex).
+install_web() {
+  local want have
+  want=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+  have=$(cat web/node_modules/.lock-sha256 2>/dev/null || true)
+  if [[ "$want" == "$have" && -x web/node_modules/.bin/next ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null || { echo "install-tools: npm is required for the dashboard (web/)" >&2; exit 1; }
+  echo "install-tools: npm ci in web/" >&2
+  NEXT_TELEMETRY_DISABLED=1 npm ci --prefix web --no-audit --no-fund --loglevel=error >&2
+  echo "$want" >web/node_modules/.lock-sha256
+}
+install_web
+
+# Debian's Chromium for the dashboard's browser tests (driven by playwright-core; no browser
+# download). Only when missing; CHROMIUM names another binary.
+install_chromium() {
+  [[ -x "${CHROMIUM:-/usr/bin/chromium}" ]] && return 0
+  command -v apt-get >/dev/null || { echo "install-tools: no apt-get; install chromium and set CHROMIUM" >&2; exit 1; }
+  echo "install-tools: apt-get install chromium" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+install_chromium

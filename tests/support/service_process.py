@@ -44,6 +44,7 @@ class ServiceProcess:
     """Readiness, logs and signals of one service process tree."""
 
     role: ClassVar[str]
+    health_path: ClassVar[str] = "/healthz"
     # Every service a test started, so the session can stop what a failed test (or a
     # fixture that lost track, e.g. of a restart) left running: see `stop_leftovers`.
     started: ClassVar[list[ServiceProcess]] = []
@@ -73,13 +74,13 @@ class ServiceProcess:
         return response.status_code == 200
 
     def wait_ready(self, timeout_s: float) -> None:
-        """Poll /healthz until ready; raise with the log when the process dies or times out."""
+        """Poll the health path until ready; raise with the log when the process dies or times out."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.role} exited {self.proc.returncode}:\n{self.read_log()}")
             try:
-                if self.is_ready(httpx.get(self.url + "/healthz", timeout=2)):
+                if self.is_ready(httpx.get(self.url + self.health_path, timeout=2)):
                     return
             except httpx.HTTPError:
                 pass

@@ -318,6 +318,7 @@ def _dev(args: argparse.Namespace) -> int:
                     "PORT": str(ports["dashboard"]),
                     "HOSTNAME": "127.0.0.1",
                     "HIVE_GATEWAY_INTERNAL_URL": urls["gateway"],
+                    "NEXT_TELEMETRY_DISABLED": "1",
                 }
                 children.append(
                     _start(
@@ -351,6 +352,10 @@ def _dev(args: argparse.Namespace) -> int:
                     else f"stored in {data / 'secrets.json'}, mode 0600"
                 )
                 print(f"login: admin / {secret['HIVE_BOOTSTRAP_ADMIN_PASSWORD']}  ({where})")
+            if any(c.name == "dashboard" for c in children):
+                print(f"open {urls['dashboard']} (the dashboard; the API is same-origin behind it)")
+            elif not args.no_dashboard:
+                print("dashboard: not built (`make dev` or `make web` builds web/)")
             if not children:
                 print("no services are installed yet; the database is ready")
             running = {c.name: c.url for c in children}

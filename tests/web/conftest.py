@@ -1,0 +1,100 @@
+"""Fixtures of the dashboard tests: a real sandbox, gateway and dashboard on loopback.
+
+The sandbox runs Work Runs with the `deterministic_proof` backend (no model, no double);
+the dashboard is the standalone Next.js build (`node web/.next/standalone/server.js`),
+reaching the gateway only through HIVE_GATEWAY_INTERNAL_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.dashboard_server import WEB, DashboardServer
+from tests.support.gateway_server import GatewayServer
+from tests.support.sandbox_server import SandboxServer
+
+
+def node_tool(name: str) -> Path:
+    """A binary of web/node_modules/.bin; fails (not skips) when `npm ci` has not run."""
+    path = WEB / "node_modules" / ".bin" / name
+    assert path.exists(), f"{path} missing: scripts/install-tools.sh runs npm ci in web/"
+    return path
+
+
+def run_node(
+    argv: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a node tool in web/; the completed process (output captured, text)."""
+    assert shutil.which("node"), "node is required (Node 20)"
+    full_env = {**os.environ, "NEXT_TELEMETRY_DISABLED": "1", "FORCE_COLOR": "0", **(env or {})}
+    return subprocess.run(
+        argv,
+        cwd=WEB,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def web_sandbox(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SandboxServer]:
+    """A real sandbox whose worker runs deterministic_proof Work Runs."""
+    server = SandboxServer.start(
+        database_url,
+        root=tmp_path_factory.mktemp("web-sandbox") / "root",
+        env={"HIVE_SANDBOX_WORKER": "true", "HIVE_SANDBOX_CODING_BACKEND": "deterministic_proof"},
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_gateway(
+    database_url: str, web_sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayServer]:
+    """The gateway behind the dashboard."""
+    server = GatewayServer.start(
+        database_url, tmp=tmp_path_factory.mktemp("web-gateway"), sandbox_url=web_sandbox.url
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dashboard(
+    web_gateway: GatewayServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DashboardServer]:
+    """The standalone dashboard, proxying to the session gateway."""
+    server = DashboardServer.start(
+        gateway_url=web_gateway.url, tmp=tmp_path_factory.mktemp("dashboard")
+    )
+    yield server
+    server.stop()
+
+
+def login(base_url: str, password: str) -> httpx.Client:
+    """An httpx client logged in through `base_url`, echoing the CSRF cookie as the header."""
+    client = httpx.Client(base_url=base_url, timeout=30.0)
+    r = client.post("/api/auth/login", json={"username": "admin", "password": password})
+    assert r.status_code == 200, r.text
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    return client
+
+
+def workspace(root: Path) -> Path:
+    """A project workspace with README.md = "hello\\n" (what the e2e plan edits)."""
+    root.mkdir(parents=True)
+    (root / "README.md").write_text("hello\n")
+    return root
