@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
@@ -26,7 +26,7 @@ from litestar.handlers.base import BaseRouteHandler
 from hive.agent.bootstrap import bootstrap
 from hive.agent.gateway_host import GatewayAgentHost
 from hive.agent.settings import AgentSettings, AgentSettingsError
-from hive.agentruntime import AgentRuntimeError, HiveAgent
+from hive.agentruntime import HiveAgent
 from hive.agentruntime.memory import flush_agent
 from hive.contracts.agents import (
     FlushMemoryRequest,
@@ -38,7 +38,7 @@ from hive.contracts.agents import (
 from hive.contracts.api import AgentHealth
 from hive.contracts.errors import ErrorCode
 from hive.contracts.hardening import make_non_dumpable, take_secrets
-from hive.contracts.http import EXCEPTION_HANDLERS, HiveHTTPError, problem_response
+from hive.contracts.http import EXCEPTION_HANDLERS, HiveHTTPError
 
 log = logging.getLogger("hive.agent")
 
@@ -125,10 +125,6 @@ async def flush_memory(
     return await flush_agent(_agent(request), workspace, data.run_ids)
 
 
-def _runtime_error(request: Request[Any, Any, Any], exc: AgentRuntimeError) -> Response[Any]:
-    return problem_response(exc.status, exc.code, str(exc), instance=request.url.path)
-
-
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Bootstrap the workspace and build the HiveAgent when configured."""
@@ -168,7 +164,8 @@ def create_app(settings: AgentSettings | None = None) -> Litestar:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     return Litestar(
         route_handlers=[healthz, run, resume_run, get_run, flush_memory],
-        exception_handlers={**EXCEPTION_HANDLERS, AgentRuntimeError: _runtime_error},
+        # The runtime's refusals are HiveErrors: mapped by their code like every other.
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"agent_app": AgentApp(settings)}),
     )

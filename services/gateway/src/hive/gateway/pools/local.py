@@ -7,11 +7,11 @@ directly. Each agent's workspace is `<HIVE_WORKSPACE>/agents/<digest of id>`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hive.agentruntime import AgentRuntimeError, HiveAgent
+from hive.agentruntime import HiveAgent
 from hive.agentruntime.memory import flush_agent
 from hive.contracts.agents import (
     FlushMemoryRequest,
@@ -20,7 +20,6 @@ from hive.contracts.agents import (
     RunRequest,
     RunResult,
 )
-from hive.contracts.http import HiveHTTPError
 from hive.gateway.agents.registry import AgentRecord, workspace_name
 from hive.gateway.pools.in_process import InProcessAgentHost
 
@@ -35,32 +34,17 @@ class LocalAgentRuntime:
         self.workspace = workspace
         self.controller_id = controller_id
 
-    async def _guard(self, call: Awaitable[Any]) -> Any:
-        try:
-            return await call
-        except AgentRuntimeError as exc:
-            raise HiveHTTPError(exc.status, exc.code, str(exc)) from exc
-
     async def run(self, body: RunRequest) -> RunResult:
         """Start a run."""
-        result: RunResult = await self._guard(
-            self.agent.run(body.input, body.run_id, body.wait_s, body.schedule_id)
-        )
-        return result
+        return await self.agent.run(body.input, body.run_id, body.wait_s, body.schedule_id)
 
     async def resume(self, body: ResumeRunRequest) -> RunResult:
         """Continue a run."""
-        result: RunResult = await self._guard(
-            self.agent.resume(body.run_id, body.input, body.wait_s)
-        )
-        return result
+        return await self.agent.resume(body.run_id, body.input, body.wait_s)
 
     async def flush_memory(self, body: FlushMemoryRequest) -> FlushMemoryResult:
         """Write the runs' notes into the agent's workspace."""
-        result: FlushMemoryResult = await self._guard(
-            flush_agent(self.agent, self.workspace, body.run_ids)
-        )
-        return result
+        return await flush_agent(self.agent, self.workspace, body.run_ids)
 
     async def health(self) -> dict[str, Any] | None:
         """The fields an agent process's /healthz would answer."""
