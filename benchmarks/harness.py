@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -19,7 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 @contextlib.asynccontextmanager
 async def bench_database(*, migrated: bool = True) -> AsyncIterator[str]:
     """A fresh database (embedded server in .hive/bench-pgdata unless DATABASE_URL), dropped after."""
-    server, embedded = resolve_database_url(REPO / ".hive" / "bench-pgdata")
+    server, embedded = resolve_database_url(
+        os.environ.get("DATABASE_URL"), REPO / ".hive" / "bench-pgdata"
+    )
     name = f"hive_bench_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(server)
     await conn.execute(f'CREATE DATABASE "{name}"')

@@ -22,7 +22,16 @@ def _clients(gateway: GatewayServer) -> dict[str, httpx.Client]:
     relay = gateway.client()
     token = gateway.task_token(task_id="hostile-json", scopes=["relay:model"])["token"]
     relay.headers["Authorization"] = f"Bearer {token}"
-    return {"/internal/": gateway.internal(), "/relay/": relay, "/": gateway.login()}
+    agent = gateway.client()
+    agent_token = gateway.task_token(agent_id="hostile-json", scopes=["agent:runtime"])["token"]
+    agent.headers["Authorization"] = f"Bearer {agent_token}"
+    return {
+        "/internal/agent-runs/": agent,
+        "/internal/agents/": agent,
+        "/internal/": gateway.internal(),
+        "/relay/": relay,
+        "/": gateway.login(),
+    }
 
 
 def _pick(clients: dict[str, httpx.Client], path: str) -> httpx.Client:

@@ -90,10 +90,11 @@ class GatewayServer(ServiceProcess):
         env: Mapping[str, str] | None = None,
         role: str = "gateway",
         ready_timeout_s: float = 60.0,
+        port: int | None = None,
     ) -> GatewayServer:
-        """Start the gateway and wait until /healthz answers 200."""
+        """Start the gateway (on `port`, default a free one) and wait until /healthz answers 200."""
         tmp.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = port or free_port()
         full_env = {**base_env(database_url, tmp / "workspace", sandbox_url), **(env or {})}
         log_path = tmp / f"gateway-{port}.log"
         proc = spawn(granian(role, port), full_env, log_path)

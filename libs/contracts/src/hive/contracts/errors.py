@@ -36,6 +36,8 @@ class ErrorCode(enum.StrEnum):
     PATH_OUTSIDE_WORKSPACE = "path_outside_workspace"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
+    AGENT_BUSY = "agent_busy"
+    MEMORY_LIMIT = "memory_limit"
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

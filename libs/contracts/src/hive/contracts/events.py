@@ -238,6 +238,115 @@ class WorkspaceApplyRecorded(Event, kw_only=True, frozen=True):
     recorded_at: datetime
 
 
+# --- agent runs (`agentrun-<run_id>`) -------------------------------------------------
+
+AgentRunStatus = Literal["running", "awaiting_input", "completed", "failed", "cancelled"]
+
+
+class AgentRunStarted(Event, kw_only=True, frozen=True):
+    """An agent run began with the operator's (or a schedule's) input."""
+
+    run_id: str
+    agent_id: str
+    project_id: str
+    input: str
+    model: str
+    system_prompt: str | None = None
+    budget: dict[str, float] = {}
+    schedule_id: str | None = None
+    started_at: datetime
+
+
+class AgentModelCalled(Event, kw_only=True, frozen=True):
+    """One model round trip of a run, recorded with its answer (never repeated on resume)."""
+
+    step: int
+    message: dict[str, Any]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    recorded_at: datetime
+
+
+class AgentToolRequested(Event, kw_only=True, frozen=True):
+    """The model asked for a tool; `idempotency_key` is derived from (run, step)."""
+
+    step: int
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    idempotency_key: str
+    recorded_at: datetime
+
+
+class AgentToolFinished(Event, kw_only=True, frozen=True):
+    """A tool call's result, as handed back to the model."""
+
+    call_id: str
+    ok: bool
+    result: dict[str, Any]
+    recorded_at: datetime
+
+
+class AgentApprovalRequested(Event, kw_only=True, frozen=True):
+    """The run stops in awaiting_input until an operator decides (`reason`: approval|budget)."""
+
+    request_id: str
+    reason: Literal["approval", "budget"]
+    call_id: str | None = None
+    tool: str | None = None
+    arguments: dict[str, Any] | None = None
+    why: str
+    recorded_at: datetime
+
+
+class AgentApprovalDecided(Event, kw_only=True, frozen=True):
+    """An operator approved or declined a request; a budget grant adds to the limits."""
+
+    request_id: str
+    approved: bool
+    decided_by: str | None = None
+    grant: dict[str, float] = {}
+    comment: str | None = None
+    recorded_at: datetime
+
+
+class AgentRunResumed(Event, kw_only=True, frozen=True):
+    """A run continued (operator input, a restarted runtime, or after a decision)."""
+
+    input: str | None = None
+    recorded_at: datetime
+
+
+class AgentMemoryNoted(Event, kw_only=True, frozen=True):
+    """`remember(note)`: a note for the agent's memory (flushed to its workspace)."""
+
+    call_id: str
+    note: str
+    recorded_at: datetime
+
+
+class AgentRunFinished(Event, kw_only=True, frozen=True):
+    """The run ended."""
+
+    status: Literal["completed", "failed", "cancelled"]
+    output: str | None = None
+    error: str | None = None
+    recorded_at: datetime
+
+
+AGENT_RUN_EVENTS: tuple[type[Event], ...] = (
+    AgentRunStarted,
+    AgentModelCalled,
+    AgentToolRequested,
+    AgentToolFinished,
+    AgentApprovalRequested,
+    AgentApprovalDecided,
+    AgentRunResumed,
+    AgentMemoryNoted,
+    AgentRunFinished,
+)
+
+
 WorkRunEvent = (
     DevTaskCreated
     | WorkspaceSeeded
@@ -257,31 +366,39 @@ WorkRunEvent = (
     | TaskCancelled
     | ModelCallRecorded
     | WorkspaceApplyRecorded
+    | AgentRunStarted
+    | AgentModelCalled
+    | AgentToolRequested
+    | AgentToolFinished
+    | AgentApprovalRequested
+    | AgentApprovalDecided
+    | AgentRunResumed
+    | AgentMemoryNoted
+    | AgentRunFinished
 )
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.__name__: cls
-    for cls in (
-        DevTaskCreated,
-        WorkspaceSeeded,
-        AttemptStarted,
-        AttemptFinished,
-        AttemptMarkedStale,
-        CheckpointRecorded,
-        ArtifactRecorded,
-        CommandStarted,
-        CommandFinished,
-        PatchProposed,
-        TaskApproved,
-        PatchApplied,
-        PatchApplyFailed,
-        TaskRejected,
-        TaskRequeued,
-        TaskCancelled,
-        ModelCallRecorded,
-        WorkspaceApplyRecorded,
-    )
-}
+_EVENT_CLASSES: tuple[type[Event], ...] = (
+    DevTaskCreated,
+    WorkspaceSeeded,
+    AttemptStarted,
+    AttemptFinished,
+    AttemptMarkedStale,
+    CheckpointRecorded,
+    ArtifactRecorded,
+    CommandStarted,
+    CommandFinished,
+    PatchProposed,
+    TaskApproved,
+    PatchApplied,
+    PatchApplyFailed,
+    TaskRejected,
+    TaskRequeued,
+    TaskCancelled,
+    ModelCallRecorded,
+    WorkspaceApplyRecorded,
+    *AGENT_RUN_EVENTS,
+)
+EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in _EVENT_CLASSES}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (event_type, from_schema_version) -> function returning the payload at from+1.

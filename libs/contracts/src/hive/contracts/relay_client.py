@@ -47,6 +47,7 @@ __all__ = [
     "SSEEvent",
     "TaskRelayClient",
     "TokenSource",
+    "error_from",
 ]
 
 
@@ -102,6 +103,11 @@ def _error_from(status: int, body: bytes, headers: httpx.Headers) -> RelayError:
     if status >= 500:
         return RelayUpstreamError(status, code, detail)
     return RelayError(status, code, detail)
+
+
+def error_from(status: int, body: bytes, headers: httpx.Headers) -> RelayError:
+    """The typed error of a refused gateway call (problem+json or an OpenAI error body)."""
+    return _error_from(status, body, headers)
 
 
 class IssuedTokenSource:

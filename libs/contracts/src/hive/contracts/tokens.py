@@ -7,7 +7,9 @@ writes (checked by whoever holds a database handle). A token never carries a
 vendor key, only who it is for and what it may do.
 
 Scopes: `relay:model` (call the model relay), `sandbox:task:<task_id>` (the
-sandbox's routes of that one task).
+sandbox's routes of that one task), `agent:runtime` (an agent runtime's own
+runs and tools through the gateway's internal agent API; the agent is the
+token's `agent_id`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hive.contracts.problems import HiveError
 
 PREFIX = "hvt"
 SCOPE_RELAY = "relay:model"
+SCOPE_AGENT = "agent:runtime"
 
 
 def sandbox_task_scope(task_id: str) -> str:
@@ -119,3 +122,16 @@ def revocation_subjects(task_id: str | None, agent_id: str | None) -> list[str]:
     if agent_id is not None:
         out.append(f"agent:{agent_id}")
     return out
+
+
+def lifetime_of(token: str) -> tuple[int, int] | None:
+    """`(iat, exp)` a token claims, read without verifying it (for its holder, to renew in
+    time); None when it is not a task token."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        return None
+    try:
+        claims = msgspec.json.decode(_unb64(parts[1]), type=TaskTokenClaims)
+    except (ValueError, msgspec.DecodeError):
+        return None
+    return claims.iat, claims.exp

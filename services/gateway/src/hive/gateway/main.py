@@ -19,6 +19,10 @@ from litestar.middleware import DefineMiddleware
 from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.problems import ProblemDetails
 from hive.events import DRIVER_ERRORS
+from hive.gateway.agents.api import AgentsController
+from hive.gateway.agents.feature import AgentsFeature
+from hive.gateway.agents.internal_api import AgentInternalController
+from hive.gateway.agents.wiring import agents_lifespan
 from hive.gateway.credentials import controller as credentials
 from hive.gateway.dev_tasks import apply_controller as workspace_apply
 from hive.gateway.dev_tasks import controller as dev_tasks
@@ -31,10 +35,12 @@ from hive.gateway.platform.lifespan import EXIT_REFUSED, gateway_lifespan
 from hive.gateway.platform.logs import Redactor, configure_logging
 from hive.gateway.platform.metrics import GatewayMetrics, ObservabilityMiddleware
 from hive.gateway.platform.openapi import openapi_config
+from hive.gateway.pools.settings import AgentPoolSettings
 from hive.gateway.projects import controller as projects
 from hive.gateway.relay import controller as relay
 from hive.gateway.relay.rate_limit import TokenBuckets
 from hive.gateway.runtime import DEPENDENCIES, GatewayRuntime
+from hive.gateway.schedules.api import SchedulesController
 from hive.gateway.settings import GatewaySettings, SettingsError
 from hive.gateway.tokens import controller as tokens
 from hive.gateway.wiring import wire
@@ -52,8 +58,18 @@ def _settings() -> GatewaySettings:
     return settings
 
 
-def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool = True) -> Litestar:
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    configure_logs: bool = True,
+    pool_settings: AgentPoolSettings | None = None,
+) -> Litestar:
     """Build the gateway (tests pass their own settings)."""
+    try:
+        pool_settings = pool_settings or AgentPoolSettings.from_env()
+    except SettingsError as exc:
+        print(f"hive gateway: refusing to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_REFUSED) from None
     settings = settings or _settings()
     redactor = Redactor(settings.secret_values())
     if configure_logs:
@@ -84,15 +100,19 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
                 projects.router(),
                 credentials.router(),
                 dev_tasks.router(),
+                AgentsController,
+                SchedulesController,
             ),
             tokens.router(),
             relay.router(),
             *apply_routes,
+            AgentInternalController,
             reference.assets_router(),
         ],
         dependencies=DEPENDENCIES,
         plugins=[ProblemDetails(DRIVER_ERRORS)],
-        lifespan=[gateway_lifespan(wire)],
+        # Entered in order, left in reverse: agents stop before the database closes.
+        lifespan=[gateway_lifespan(wire), agents_lifespan],
         middleware=[
             DefineMiddleware(
                 ObservabilityMiddleware,
@@ -100,7 +120,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
                 access_log_enabled=settings.access_log,
             )
         ],
-        state=State({"runtime": runtime}),
+        state=State({"runtime": runtime, "agents": AgentsFeature(settings=pool_settings)}),
         openapi_config=openapi_config(),
         logging_config=None,
     )

@@ -15,6 +15,7 @@ import asyncpg
 from hive.contracts.api import TaskTokenIssued, TaskTokenRequest
 from hive.contracts.errors import ErrorCode
 from hive.contracts.tokens import (
+    SCOPE_AGENT,
     SCOPE_RELAY,
     TaskTokenClaims,
     TokenError,
@@ -50,6 +51,11 @@ class TaskTokenService:
             raise TokenRequestError("scopes must not be empty")
         for scope in req.scopes:
             if scope == SCOPE_RELAY:
+                continue
+            if scope == SCOPE_AGENT:
+                # An agent runtime's own runs and tools: only for a token bound to an agent.
+                if not req.agent_id:
+                    raise TokenRequestError(f"scope {scope} needs an agent_id")
                 continue
             if scope.startswith(SANDBOX_TASK_PREFIX):
                 # A token may reach only the sandbox task it is bound to.

@@ -1,0 +1,54 @@
+"""The runtime's error hierarchy: HiveErrors, so every host maps them to problem+json by
+their code (`hive.contracts.problems.STATUS`), once::
+
+    AgentRuntimeError
+    ├── AgentBusy       another run of this agent is executing (409 agent_busy)
+    ├── RunNotFound     no such run of this agent (404 not_found)
+    ├── RunNotResumable the run is finished (409 invalid_state_transition)
+    ├── MemoryLimit     notes past the documented bound (422 memory_limit)
+    └── HostUnavailable the gateway did not answer (503 unavailable)
+"""
+
+from __future__ import annotations
+
+from hive.contracts.errors import ErrorCode
+from hive.contracts.problems import HiveError, status_of
+
+
+class AgentRuntimeError(HiveError):
+    """Base of the runtime's refusals."""
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of this refusal's code."""
+        return status_of(self)
+
+
+class AgentBusy(AgentRuntimeError):
+    """Another run of this agent is executing."""
+
+    code = ErrorCode.AGENT_BUSY
+
+
+class RunNotFound(AgentRuntimeError):
+    """No such run of this agent."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class RunNotResumable(AgentRuntimeError):
+    """The run has finished; nothing to resume."""
+
+    code = ErrorCode.INVALID_STATE_TRANSITION
+
+
+class MemoryLimit(AgentRuntimeError):
+    """Flushing would write more than the agent's memory bound."""
+
+    code = ErrorCode.MEMORY_LIMIT
+
+
+class HostUnavailable(AgentRuntimeError):
+    """The gateway (the run's stream, the relay, the tools) could not be reached."""
+
+    code = ErrorCode.UNAVAILABLE

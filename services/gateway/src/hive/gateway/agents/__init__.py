@@ -1,0 +1,1 @@
+"""Managed agents: registry, run journal, the /api/agents and internal agent APIs."""

@@ -1,0 +1,117 @@
+"""Agent pool settings: which pool, who controls it, how agents reach the gateway."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from typing import Literal
+
+import msgspec
+
+from hive.gateway.settings import SettingsError
+
+PoolBackend = Literal["local", "container"]
+ContainerRuntime = Literal["local_subprocess", "kubernetes"]
+
+
+class AgentPoolSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Read once from the environment by the composition root."""
+
+    pool_backend: PoolBackend = "local"
+    """HIVE_POOL_BACKEND: local (agents in the gateway) or container."""
+    container_runtime: ContainerRuntime | None = None
+    """HIVE_CONTAINER_RUNTIME_BACKEND: required with HIVE_POOL_BACKEND=container."""
+    controller_id: str
+    """HIVE_CONTROLLER_ID: this gateway's identity as the owner of agent runtimes
+    (default: derived from host name and HIVE_WORKSPACE, stable across restarts)."""
+    agent_gateway_url: str
+    """HIVE_AGENT_GATEWAY_URL: how agent runtimes reach this gateway (relay, internal API);
+    default http://127.0.0.1:$HIVE_GATEWAY_PORT (8080)."""
+    silent_after_s: float = 60.0
+    """HIVE_AGENT_SILENT_AFTER_S: an agent whose health failed this long is shown `silent`."""
+    health_interval_s: float = 5.0
+    """HIVE_AGENT_HEALTH_INTERVAL_S: how often runtimes' /healthz are polled."""
+    token_ttl_s: int = 86_400
+    """HIVE_AGENT_TOKEN_TTL_S: lifetime of an agent runtime's token (a restart gets a new one;
+    capped by HIVE_TASK_TOKEN_MAX_TTL_S)."""
+
+    agent_namespace: str = "hive-agents"
+    """HIVE_AGENT_NAMESPACE: where the kubernetes pool creates agent Pods and Services."""
+    agent_image: str = "openhive/agent:0.1.0"
+    """HIVE_AGENT_IMAGE: the agent runtime image of those Pods."""
+    kubeconfig: str | None = None
+    """KUBECONFIG: outside a cluster, the kubeconfig the kubernetes pool uses; in a cluster
+    unset (the mounted ServiceAccount token is used)."""
+    agent_confinement: bool = True
+    """HIVE_AGENT_CONFINEMENT: start local_subprocess runtimes behind hive-confine (Landlock:
+    write only their workspace, connect only to the gateway, bind only their port)."""
+    require_agent_confinement: bool = False
+    """HIVE_AGENT_REQUIRE_CONFINEMENT: refuse to start a local_subprocess pool without it."""
+    scheduler_tick_s: float = 1.0
+    """HIVE_SCHEDULER_TICK_S: how often the leader looks for due schedules."""
+    scheduler_lease_s: float = 15.0
+    """HIVE_SCHEDULER_LEASE_S: the leader lease's lifetime (another gateway takes over
+    within this after the leader dies)."""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> AgentPoolSettings:
+        """Read and validate; SettingsError names the first bad setting."""
+        e = dict(os.environ if env is None else env)
+        backend = (e.get("HIVE_POOL_BACKEND") or "local").strip().lower()
+        if backend not in ("local", "container"):
+            raise SettingsError("HIVE_POOL_BACKEND", f"must be local or container, got {backend!r}")
+        runtime = (e.get("HIVE_CONTAINER_RUNTIME_BACKEND") or "").strip().lower() or None
+        if backend == "container":
+            if runtime is None:
+                raise SettingsError(
+                    "HIVE_CONTAINER_RUNTIME_BACKEND",
+                    "is required with HIVE_POOL_BACKEND=container (local_subprocess or kubernetes)",
+                )
+            if runtime not in ("local_subprocess", "kubernetes"):
+                raise SettingsError(
+                    "HIVE_CONTAINER_RUNTIME_BACKEND",
+                    f"must be local_subprocess or kubernetes, got {runtime!r}",
+                )
+        seed = f"{socket.gethostname()}\0{os.path.abspath(e.get('HIVE_WORKSPACE') or '.')}"
+        controller = e.get("HIVE_CONTROLLER_ID") or (
+            "gw-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
+        )
+        port = e.get("HIVE_GATEWAY_PORT") or "8080"
+
+        def number(name: str, default: float) -> float:
+            raw = e.get(name, "").strip()
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise SettingsError(name, f"must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(name, "must be positive")
+            return value
+
+        def flag(name: str, default: bool) -> bool:
+            raw = e.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return raw in ("1", "true", "yes", "on")
+            raise SettingsError(name, f"must be true or false, got {raw!r}")
+
+        return cls(
+            pool_backend=backend,  # type: ignore[arg-type]
+            container_runtime=runtime if backend == "container" else None,  # type: ignore[arg-type]
+            controller_id=controller,
+            agent_gateway_url=(
+                e.get("HIVE_AGENT_GATEWAY_URL") or f"http://127.0.0.1:{port}"
+            ).rstrip("/"),
+            silent_after_s=number("HIVE_AGENT_SILENT_AFTER_S", 60.0),
+            health_interval_s=number("HIVE_AGENT_HEALTH_INTERVAL_S", 5.0),
+            token_ttl_s=int(number("HIVE_AGENT_TOKEN_TTL_S", 86_400)),
+            agent_namespace=e.get("HIVE_AGENT_NAMESPACE") or "hive-agents",
+            agent_image=e.get("HIVE_AGENT_IMAGE") or "openhive/agent:0.1.0",
+            kubeconfig=e.get("KUBECONFIG") or None,
+            agent_confinement=flag("HIVE_AGENT_CONFINEMENT", True),
+            require_agent_confinement=flag("HIVE_AGENT_REQUIRE_CONFINEMENT", False),
+            scheduler_tick_s=number("HIVE_SCHEDULER_TICK_S", 1.0),
+            scheduler_lease_s=number("HIVE_SCHEDULER_LEASE_S", 15.0),
+        )

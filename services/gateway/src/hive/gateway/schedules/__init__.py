@@ -1,0 +1,1 @@
+"""Schedules: recurring agent runs fired by one leader gateway (a fenced lease row)."""
