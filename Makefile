@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || (python3 -m pip install --quiet uv >&2 && echo "python3 -m uv"))
 export UV_LINK_MODE ?= copy
 
-.PHONY: dev test lint typecheck bench setup tools clean
+.PHONY: dev test lint typecheck bench setup tools test-tools images clean
 
 setup:
 	@$(UV) sync --frozen --all-packages
@@ -12,10 +12,19 @@ setup:
 tools: setup
 	@bash scripts/install-tools.sh
 
+# Also podman, debootstrap and the local Kubernetes control plane (only the tests need them).
+test-tools: setup
+	@bash scripts/install-tools.sh --test
+
+# The role images, built with podman (infra/README.md).
+images: setup
+	@bash scripts/install-tools.sh --containers
+	@bash scripts/images.sh
+
 dev: tools
 	$(UV) run hive dev
 
-test: tools
+test: test-tools
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: setup

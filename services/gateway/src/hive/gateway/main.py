@@ -76,6 +76,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     return Litestar(
         route_handlers=[
             health.healthz,
+            health.readyz,
             operators.login,
             metrics.metrics,
             operators.operator_router(
