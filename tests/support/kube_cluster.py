@@ -224,7 +224,10 @@ class KubeCluster:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "test", "cluster": {"server": self.server, "insecure-skip-tls-verify": True}}
+                {
+                    "name": "test",
+                    "cluster": {"server": self.server, "insecure-skip-tls-verify": True},
+                }
             ],
             "users": [{"name": "admin", "user": {"token": self.admin_token}}],
             "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}],
@@ -275,9 +278,7 @@ class KubeCluster:
 
     def _wait_node_ready(self, timeout_s: float) -> None:
         self.wait_for(
-            lambda: self.get_json("node", self.node_name)
-            .get("status", {})
-            .get("conditions", []),
+            lambda: self.get_json("node", self.node_name).get("status", {}).get("conditions", []),
             lambda conds: any(c["type"] == "Ready" and c["status"] == "True" for c in conds),
             timeout_s,
             f"node {self.node_name} Ready",
