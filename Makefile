@@ -14,7 +14,7 @@ tools: setup
 
 # Also podman, debootstrap and the local Kubernetes control plane (only the tests need them).
 test-tools: setup
-	@bash scripts/install-tools.sh --test
+	@UV="$(UV)" bash scripts/install-tools.sh --test
 
 # The role images, built with podman (infra/README.md).
 images: setup

@@ -111,8 +111,25 @@ install_kube_control_plane() {
   echo "$want" >"$dest/.stamp"
 }
 
+# checkov (infra/checkov.yaml) in a venv of its own, from its hash-locked requirements;
+# rebuilt when the lock changes.
+install_checkov() {
+  local src=tools/checkov/requirements.txt dest=.tools/checkov
+  local uv=(${UV:-uv})
+  command -v "${uv[0]}" >/dev/null || uv=(python3 -m uv)
+  local want have
+  want=$(sha256sum "$src" | cut -d' ' -f1)
+  have=$(cat "$dest/.lock-sha256" 2>/dev/null || true)
+  [[ "$want" == "$have" && -x "$dest/bin/checkov" ]] && return 0
+  echo "install-tools: installing checkov into $dest" >&2
+  rm -rf "$dest"
+  "${uv[@]}" venv -q --python 3.11 "$dest"
+  "${uv[@]}" pip sync -q --python "$dest/bin/python" --require-hashes "$src"
+  echo "$want" >"$dest/.lock-sha256"
+}
+
 case "${1:-}" in
-  --test) install_container_tools; install_kube_control_plane ;;
+  --test) install_container_tools; install_kube_control_plane; install_checkov ;;
   --containers) install_container_tools ;;
   "") ;;
   *) echo "install-tools: unknown option $1" >&2; exit 2 ;;
