@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,10 +25,10 @@ from tests.infra.manifests import BASE, OVERLAY, Obj, container, env_values, fin
 from tests.support.containers import (
     DB_SOCKET_DIR,
     POD_UID,
+    DatabaseRelay,
     RoleContainer,
     WriteProbe,
     build_images,
-    database_socket,
 )
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
@@ -100,24 +101,25 @@ def rendered() -> list[Obj]:
 
 
 @pytest.fixture(scope="module")
-def container_dsn(database_url: str) -> tuple[Path, str]:
-    """The session database's socket and its DSN as seen inside a container."""
-    return database_socket(database_url)
+def database(database_url: str) -> Iterator[DatabaseRelay]:
+    """The session database as a socket a container mounts."""
+    relay = DatabaseRelay(database_url)
+    yield relay
+    relay.close()
 
 
-def start(spec: RoleSpec, images: dict[str, str], container_dsn: tuple[Path, str]) -> RoleContainer:
-    socket, dsn = container_dsn
-    needs_db = spec.role == "sandbox"
-    env = {**spec.env, "HIVE_INTERNAL_SECRET": SECRET}
-    if needs_db:
-        env["DATABASE_URL"] = dsn
+def start(
+    spec: RoleSpec, images: dict[str, str], database: DatabaseRelay, read_only: bool = True
+) -> RoleContainer:
+    """The role's container as its manifest runs it (the sandbox with the database)."""
     return RoleContainer.run(
         images[spec.role],
         command=spec.command,
         container_port=spec.port,
         writable=spec.writable,
-        env=env,
-        db_socket=socket if needs_db else None,
+        env={**spec.env, "HIVE_INTERNAL_SECRET": SECRET},
+        database=database if spec.role == "sandbox" else None,
+        read_only=read_only,
     )
 
 
@@ -126,10 +128,10 @@ def running(
     request: pytest.FixtureRequest,
     images: dict[str, str],
     rendered: list[Obj],
-    container_dsn: tuple[Path, str],
+    database: DatabaseRelay,
 ) -> Iterator[tuple[RoleSpec, RoleContainer]]:
     spec = role_spec(rendered, request.param)
-    c = start(spec, images, container_dsn)
+    c = start(spec, images, database)
     try:
         c.wait_http(spec.probe)
         yield spec, c
@@ -170,25 +172,13 @@ def test_the_role_logs_json_lines_to_stdout(running: tuple[RoleSpec, RoleContain
 
 
 def test_the_role_stops_on_sigterm_within_its_grace_and_wrote_nothing_outside_its_mounts(
-    images: dict[str, str], rendered: list[Obj], container_dsn: tuple[Path, str]
+    images: dict[str, str], rendered: list[Obj], database: DatabaseRelay
 ) -> None:
     for role in ROLES:
         spec = role_spec(rendered, role)
         # Writable root this time, so `podman diff` shows any write a read-only root
         # would have refused.
-        socket, dsn = container_dsn
-        env = {**spec.env, "HIVE_INTERNAL_SECRET": SECRET}
-        if role == "sandbox":
-            env["DATABASE_URL"] = dsn
-        c = RoleContainer.run(
-            images[role],
-            command=spec.command,
-            container_port=spec.port,
-            writable=spec.writable,
-            env=env,
-            db_socket=socket if role == "sandbox" else None,
-            read_only=False,
-        )
+        c = start(spec, images, database, read_only=False)
         try:
             c.wait_http(spec.probe)
             state = c.terminate(spec.grace_s)
@@ -207,10 +197,10 @@ def test_the_role_stops_on_sigterm_within_its_grace_and_wrote_nothing_outside_it
 
 @pytest.fixture(scope="module")
 def sandbox(
-    images: dict[str, str], rendered: list[Obj], container_dsn: tuple[Path, str]
+    images: dict[str, str], rendered: list[Obj], database: DatabaseRelay
 ) -> Iterator[RoleContainer]:
     spec = role_spec(rendered, "sandbox")
-    c = start(spec, images, container_dsn)
+    c = start(spec, images, database)
     try:
         c.wait_http(spec.probe)
         yield c
@@ -218,23 +208,41 @@ def sandbox(
         c.remove()
 
 
+def _finished(http: httpx.Client, created: httpx.Response) -> dict[str, Any]:
+    """Poll a governed command until it is no longer running (60 s at most)."""
+    assert created.status_code == 201, created.text
+    status = dict(created.json())
+    deadline = time.monotonic() + 60
+    while status["state"] == "running" and time.monotonic() < deadline:
+        status = http.get(f"/commands/{status['command_id']}/poll", params={"timeout_s": 5}).json()
+    return status
+
+
 def test_the_sandbox_image_runs_a_governed_command(sandbox: RoleContainer) -> None:
     http = httpx.Client(base_url=sandbox.url, headers={"X-Internal-Secret": SECRET}, timeout=30)
     created = http.post("/commands", json={"argv": ["git", "--version"]})
     assert created.status_code == 201, created.text
-    command_id = created.json()["command_id"]
-    deadline = time.monotonic() + 60
-    status = created.json()
-    while status["state"] == "running" and time.monotonic() < deadline:
-        status = http.get(f"/commands/{command_id}/poll", params={"timeout_s": 5}).json()
+    status = _finished(http, created)
     assert status["state"] == "exited" and status["exit_code"] == 0, status
     assert status["stdout"]["preview"].startswith("git version")
     refused = http.post("/commands", json={"argv": ["sh", "-c", "id"]})
     assert refused.status_code == 422
     assert refused.json()["code"] == "shell_entrypoint_rejected"
-    # TODO(issue 9): assert /healthz's `confinement` object shows the confinement in force
-    # inside the image (HIVE_SANDBOX_REQUIRE_CONFINEMENT=true is already set by the
-    # manifest this container runs with); enable once issue 9 merges.
+
+
+def test_the_sandbox_image_confines_its_governed_processes(sandbox: RoleContainer) -> None:
+    """Issue 9's confinement in force inside the image, under the manifest's settings."""
+    confinement = httpx.get(sandbox.url + "/healthz").json()["confinement"]
+    assert confinement["in_force"] is True and confinement["missing"] == [], confinement
+    assert confinement["launcher"] == "/opt/hive/bin/hive-confine"
+    assert confinement["filesystem"] and confinement["network"], confinement
+    # A governed command cannot write outside its task's paths (Landlock, not the mounts:
+    # /sandbox/commands itself is writable to the sandbox process).
+    http = httpx.Client(base_url=sandbox.url, headers={"X-Internal-Secret": SECRET}, timeout=30)
+    probe = "open('/sandbox/commands/escape', 'w')"
+    status = _finished(http, http.post("/commands", json={"argv": ["python3", "-c", probe]}))
+    assert status["state"] == "exited" and status["exit_code"] != 0, status
+    assert "PermissionError" in status["stderr"]["preview"], status
 
 
 def test_the_sandbox_image_carries_a_working_codex(sandbox: RoleContainer) -> None:
@@ -290,11 +298,9 @@ async def test_the_migration_job_brings_an_empty_database_to_head_and_the_gatewa
 ) -> None:
     overlay = render(OVERLAY)
     url = empty_database()
-    socket, dsn = database_socket(url)
+    relay = DatabaseRelay(url)
     job = container(pod_spec(find(overlay, "Job", "openhive-migrate", "openhive")), "migrate")
-    c = RoleContainer.run(
-        images["gateway"], command=job["command"], env={"DATABASE_URL": dsn}, db_socket=socket
-    )
+    c = RoleContainer.run(images["gateway"], command=job["command"], database=relay)
     try:
         state = wait_exited(c)
         assert state["ExitCode"] == 0, c.logs()
@@ -304,7 +310,6 @@ async def test_the_migration_job_brings_an_empty_database_to_head_and_the_gatewa
 
     spec = role_spec(overlay, "gateway")
     secrets = {
-        "DATABASE_URL": dsn,
         "HIVE_INTERNAL_SECRET": SECRET,
         "DASHBOARD_SESSION_SECRET": "container-test-session-secret-0123456789abcdef",
         "HIVE_CREDENTIAL_KEY": "container-test-credential-key-0123456789abcdef",
@@ -316,7 +321,7 @@ async def test_the_migration_job_brings_an_empty_database_to_head_and_the_gatewa
         container_port=spec.port,
         writable=spec.writable,
         env={**spec.env, **secrets},
-        db_socket=socket,
+        database=relay,
     )
     try:
         ready = gw.wait_http("/readyz")
@@ -326,3 +331,4 @@ async def test_the_migration_job_brings_an_empty_database_to_head_and_the_gatewa
         assert not [v for v in secrets.values() if v in logs]
     finally:
         gw.remove()
+        relay.close()

@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import shutil
+import socket
+import socketserver
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -88,20 +93,61 @@ def build_images(roles: Sequence[str], timeout_s: float = 3600) -> dict[str, str
     return {role: (IMAGES_DIR / f"{role}.iid").read_text().strip() for role in roles}
 
 
-def database_socket(dsn: str) -> tuple[Path, str]:
-    """The host socket of a unix-socket DSN and the same DSN as a container sees it."""
-    parts = urlsplit(dsn)
-    query = parse_qs(parts.query)
-    if parts.hostname or "host" not in query:
-        raise AssertionError(
-            f"the container tests reach PostgreSQL through its unix socket; {parts.hostname!r} "
-            "is a TCP server (unset DATABASE_URL to use the embedded one)"
-        )
-    port = parts.port or 5432
-    socket = Path(query["host"][0]) / f".s.PGSQL.{port}"
-    query["host"] = [DB_SOCKET_DIR]
-    inside = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
-    return socket, inside
+class DatabaseRelay:
+    """The test database as a unix socket a container can mount (its DSN inside, too).
+
+    The test PostgreSQL listens on loopback TCP, which a container on podman's bridge
+    network cannot reach (and should not: its own loopback is its own). This relays
+    each connection made to a socket file to that TCP address, so a container gets
+    the socket alone, read-only, and PostgreSQL's own protocol end to end.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        parts = urlsplit(dsn)
+        if not parts.hostname:
+            raise AssertionError(f"expected a TCP DSN for the test database, got {dsn!r}")
+        self._parts = parts
+        self._dir = Path(tempfile.mkdtemp(prefix="hive-db-"))  # short: sun_path is 108 bytes
+        self.socket = self._dir / ".s.PGSQL.5432"
+        target = (parts.hostname, parts.port or 5432)
+
+        class Pump(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with socket.create_connection(target, timeout=10) as upstream:
+                    upstream.settimeout(None)
+                    _pump(self.request, upstream)
+
+        self._server = socketserver.ThreadingUnixStreamServer(str(self.socket), Pump)
+        self._server.daemon_threads = True
+        self.socket.chmod(0o777)  # the container's user connects; the directory stays 0700
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def container_dsn(self) -> str:
+        """The same database, user and password, through the mounted socket."""
+        parts = self._parts
+        credentials = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        query = parse_qs(parts.query)
+        query["host"] = [DB_SOCKET_DIR]
+        return urlunsplit((parts.scheme, credentials, parts.path, urlencode(query, doseq=True), ""))
+
+    def close(self) -> None:
+        """Stop relaying and remove the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _pump(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    peers = {a: b, b: a}
+    while True:
+        ready, _, _ = select.select(list(peers), [], [])
+        for src in ready:
+            data = src.recv(65536)
+            if not data:
+                return
+            peers[src].sendall(data)
 
 
 @dataclass
@@ -122,7 +168,7 @@ class RoleContainer:
         container_port: int | None = None,
         writable: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
-        db_socket: Path | None = None,
+        database: DatabaseRelay | None = None,
         binds: Mapping[Path, str] | None = None,
         read_only: bool = True,
     ) -> RoleContainer:
@@ -140,11 +186,13 @@ class RoleContainer:
         if container_port is not None:
             port = free_port()
             argv += ["-p", f"127.0.0.1:{port}:{container_port}"]
+        if database is not None:
+            # The socket alone, read-only: connecting needs no write access to the mount.
+            sock = database.socket
+            argv += ["-v", f"{sock}:{DB_SOCKET_DIR}/{sock.name}:ro"]
+            env = {**(env or {}), "DATABASE_URL": database.container_dsn}
         for key, value in (env or {}).items():
             argv += ["-e", f"{key}={value}"]
-        if db_socket is not None:
-            # The socket alone, read-only: connecting needs no write access to the mount.
-            argv += ["-v", f"{db_socket}:{DB_SOCKET_DIR}/{db_socket.name}:ro"]
         for host, inside in (binds or {}).items():
             argv += ["-v", f"{host}:{inside}"]
         cls.started.append(name)
