@@ -129,7 +129,18 @@ install_checkov() {
 }
 
 case "${1:-}" in
-  --test) install_container_tools; install_kube_control_plane; install_checkov ;;
+  --test)
+    install_container_tools
+    # The role images build (mostly downloads) while the control plane compiles (CPU):
+    # the container tests rebuild them anyway, from podman's layer cache once done here.
+    # A failure here is not fatal: the tests' own build reports it in full.
+    mkdir -p .tools/images
+    bash scripts/images.sh >.tools/images/prebuild.log 2>&1 &
+    images=$!
+    install_kube_control_plane
+    install_checkov
+    wait "$images" || echo "install-tools: image prebuild failed (.tools/images/prebuild.log)" >&2
+    ;;
   --containers) install_container_tools ;;
   "") ;;
   *) echo "install-tools: unknown option $1" >&2; exit 2 ;;
