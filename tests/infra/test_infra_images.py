@@ -329,6 +329,9 @@ async def test_the_migration_job_brings_an_empty_database_to_head_and_the_gatewa
         assert WriteProbe([*ELSEWHERE, *spec.writable]).writable_in(gw) == set(spec.writable)
         logs = gw.logs()
         assert not [v for v in secrets.values() if v in logs]
+        # The full gateway logs its own lines (startup wiring, access) as JSON objects.
+        ours = [line for line in gw.stdout_lines() if not line.startswith("[")]
+        assert ours and all(isinstance(json.loads(line), dict) for line in ours), ours
     finally:
         gw.remove()
         relay.close()
