@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || (python3 -m pip install --quiet uv >&2 && echo "python3 -m uv"))
 export UV_LINK_MODE ?= copy
 
-.PHONY: dev test lint typecheck bench setup tools web clean
+.PHONY: dev test lint typecheck bench setup tools test-tools web images clean
 
 setup:
 	@$(UV) sync --frozen --all-packages
@@ -16,10 +16,19 @@ tools: setup
 web: tools
 	@bash scripts/build-web.sh
 
+# Also podman, debootstrap and the local Kubernetes control plane (only the tests need them).
+test-tools: web
+	@UV="$(UV)" bash scripts/install-tools.sh --test
+
+# The role images, built with podman (infra/README.md).
+images: setup
+	@bash scripts/install-tools.sh --containers
+	@bash scripts/images.sh
+
 dev: web
 	$(UV) run hive dev
 
-test: web
+test: test-tools
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: setup

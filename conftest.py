@@ -18,6 +18,7 @@ import pytest
 from hive.events import EventStore, create_pool
 from hive.events.database import resolve_database_url, with_database
 from tests.support.databases import create_database, drop_database, migrated_database
+from tests.support.kube_cluster import KubeCluster
 from tests.support.service_process import ServiceProcess
 
 REPO = Path(__file__).resolve().parent
@@ -72,3 +73,11 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 def store(pool: asyncpg.Pool) -> EventStore:
     """An EventStore on the session database."""
     return EventStore(pool)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """A real Kubernetes control plane on loopback (etcd, API server, controllers, kwok)."""
+    cluster = KubeCluster.start(tmp_path_factory.mktemp("kube"))
+    yield cluster
+    cluster.stop()

@@ -75,3 +75,99 @@ install_chromium() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 }
 install_chromium
+
+# What only the tests need (`--test`: `make test-tools`, run by `make test`): podman for
+# the container contract tests, and a local Kubernetes control plane. `--containers`:
+# podman alone (`make images`).
+# podman + runc (crun fails on this host's cgroup layout: infra/podman/containers.conf),
+# debootstrap for the local base image. Debian's packages; installed only when missing.
+install_container_tools() {
+  local missing=()
+  command -v podman >/dev/null || missing+=(podman)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  echo "install-tools: apt-get install ${missing[*]}" >&2
+  apt-get update -qq
+  # With recommends, as measured: podman's networking (CNI plugins, iptables) and the rest.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The control plane the Kubernetes tests run (tests/support/kube_cluster.py): etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler and kwok, built from the Go
+# module proxy with the wrapper module tools/kube-control-plane (its go.sum pins every
+# module). kwok's stock stages (node-initialize, node-heartbeat-with-lease and the
+# general pod lifecycle) are taken from the same verified kwok module. Rebuilt only
+# when the recipe changes (the stamp hashes go.mod, go.sum, the etcd main and this
+# function's flags).
+install_kube_control_plane() {
+  local src=tools/kube-control-plane dest=.tools/kube
+  local go=go
+  command -v go >/dev/null || go=/usr/local/go/bin/go
+  [[ -x "$(command -v "$go")" ]] || {
+    echo "install-tools: Go (1.26) not found; the Kubernetes tests need it" >&2; return 1; }
+  local flags="-trimpath -ldflags=-s_-w CGO_ENABLED=0"
+  local want have
+  want=$(cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go" <(echo "$flags") | sha256sum | cut -d' ' -f1)
+  have=$(cat "$dest/.stamp" 2>/dev/null || true)
+  [[ "$want" == "$have" ]] && return 0
+  echo "install-tools: building the Kubernetes control plane into $dest (cold: about 10 min)" >&2
+  rm -rf "$dest" && mkdir -p "$dest/bin"
+  local start=$SECONDS
+  (
+    cd "$src"
+    export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false -mod=readonly"
+    nice -n 10 "$go" build -ldflags='-s -w' -o "../../$dest/bin/" \
+      k8s.io/kubernetes/cmd/kube-apiserver \
+      k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler \
+      sigs.k8s.io/kwok/cmd/kwok \
+      ./etcd
+    local kwok
+    kwok=$("$go" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+    for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+        pod/general/pod-create pod/general/pod-init-container-running \
+        pod/general/pod-init-container-completed pod/general/pod-ready \
+        pod/general/pod-complete pod/general/pod-delete; do
+      echo "---"
+      cat "$kwok/kustomize/stage/$stage.yaml"
+    done >"../../$dest/kwok-stages.yaml"
+  )
+  echo "install-tools: control plane built in $((SECONDS - start)) s" >&2
+  echo "$want" >"$dest/.stamp"
+}
+
+# checkov (infra/checkov.yaml) in a venv of its own, from its hash-locked requirements;
+# rebuilt when the lock changes.
+install_checkov() {
+  local src=tools/checkov/requirements.txt dest=.tools/checkov
+  local uv=(${UV:-uv})
+  command -v "${uv[0]}" >/dev/null || uv=(python3 -m uv)
+  local want have
+  want=$(sha256sum "$src" | cut -d' ' -f1)
+  have=$(cat "$dest/.lock-sha256" 2>/dev/null || true)
+  [[ "$want" == "$have" && -x "$dest/bin/checkov" ]] && return 0
+  echo "install-tools: installing checkov into $dest" >&2
+  rm -rf "$dest"
+  "${uv[@]}" venv -q --python 3.11 "$dest"
+  "${uv[@]}" pip sync -q --python "$dest/bin/python" --require-hashes "$src"
+  echo "$want" >"$dest/.lock-sha256"
+}
+
+case "${1:-}" in
+  --test)
+    install_container_tools
+    # The role images build (mostly downloads) while the control plane compiles (CPU):
+    # the container tests rebuild them anyway, from podman's layer cache once done here.
+    # A failure here is not fatal: the tests' own build reports it in full.
+    mkdir -p .tools/images
+    bash scripts/images.sh >.tools/images/prebuild.log 2>&1 &
+    images=$!
+    install_kube_control_plane
+    install_checkov
+    wait "$images" || echo "install-tools: image prebuild failed (.tools/images/prebuild.log)" >&2
+    ;;
+  --containers) install_container_tools ;;
+  "") ;;
+  *) echo "install-tools: unknown option $1" >&2; exit 2 ;;
+esac

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.gateway_server import GatewayServer
 from tests.support.sandbox_server import SandboxServer
 
-PUBLIC = {("GET", "/healthz"), ("POST", "/api/auth/login")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str]]:

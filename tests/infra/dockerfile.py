@@ -79,14 +79,30 @@ def instructions(text: str) -> list[Instruction]:
     return out
 
 
-def stages(text: str) -> list[Stage]:
-    """The build stages, in order."""
-    out: list[Stage] = []
+def global_args(text: str) -> dict[str, str]:
+    """The ARGs declared before the first FROM, with their defaults (what FROM may use)."""
+    out: dict[str, str] = {}
     for ins in instructions(text):
+        if ins.keyword == "FROM":
+            break
+        if ins.keyword == "ARG":
+            name, _, default = ins.args.partition("=")
+            out[name.strip()] = default.strip()
+    return out
+
+
+def stages(text: str) -> list[Stage]:
+    """The build stages, in order; a FROM's `${ARG}` is resolved to the ARG's default."""
+    out: list[Stage] = []
+    args = global_args(text)
+    for ins in instructions(text):
+        if ins.keyword == "ARG" and not out:
+            continue
         if ins.keyword == "FROM":
             parts = [p for p in ins.args.split() if not p.startswith("--")]
             name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
-            out.append(Stage(base=parts[0], name=name))
+            base = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m[1] or m[2]], parts[0])
+            out.append(Stage(base=base, name=name))
         else:
             assert out, f"line {ins.line}: {ins.keyword} before FROM"
             out[-1].instructions.append(ins)

@@ -40,6 +40,8 @@ WRITABLE_BASE = {
     "agent": {"/data/config"},
     "sandbox": {"/sandbox/commands", "/sandbox/tasks", "/tmp", "/home/codex"},
 }
+# The full gateway is ready only while its database answers (/readyz); alive on /healthz.
+READINESS = {("overlay", "gateway"): "/readyz"}
 KUBERNETES_VERSION = "1.30.0"  # the oldest release the manifests promise to fit
 
 
@@ -55,7 +57,7 @@ def test_every_manifest_file_parses_into_named_objects() -> None:
         assert docs, f"{path} is empty"
         for doc in docs:
             assert doc.get("apiVersion") and doc.get("kind"), path
-            if doc["kind"] != "Kustomization":
+            if doc["kind"] not in ("Kustomization", "Component"):
                 assert doc["metadata"]["name"], path
 
 
@@ -90,7 +92,11 @@ def test_role_port_probes_and_namespace(
     assert {"readinessProbe", "livenessProbe"} <= set(probes)
     for kind in probes:
         get = c[kind]["httpGet"]
-        assert get["path"] == probe, kind
+        assert (
+            get["path"] == READINESS.get((which, role), probe)
+            if kind == "readinessProbe"
+            else probe
+        ), kind
         assert named.get(get["port"], get["port"]) == port, kind
     service = find(objs, "Service", role, namespace)
     (sp,) = service["spec"]["ports"]
@@ -328,3 +334,68 @@ def test_secrets_example_is_outside_every_kustomization(
         assert not any("example" in entry for entry in listed), kustomization
         assert "secretGenerator" not in k, kustomization
     assert not [o for o in [*base, *overlay] if o["kind"] == "Secret"]
+
+
+def test_pod_security_profile_version_is_pinned(base: list[Obj]) -> None:
+    expected = "v" + KUBERNETES_VERSION.rsplit(".", 1)[0]
+    for ns in (o for o in base if o["kind"] == "Namespace"):
+        labels = ns["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce-version"] == expected
+        assert labels["pod-security.kubernetes.io/warn-version"] == expected
+
+
+def test_images_are_named_in_one_component_used_by_every_kustomization() -> None:
+    component = K8S / "components" / "images" / "kustomization.yaml"
+    (c,) = load_file(component)
+    assert c["kind"] == "Component"
+    assert {i["name"] for i in c["images"]} == {f"openhive/{r}" for r in ROLES}
+    for kustomization in (BASE / "kustomization.yaml", OVERLAY / "kustomization.yaml"):
+        (k,) = load_file(kustomization)
+        assert "images" not in k, kustomization
+        listed = [(kustomization.parent / entry).resolve() for entry in k["components"]]
+        assert component.parent.resolve() in listed, kustomization
+
+
+@pytest.mark.parametrize("which", ["base", "overlay"])
+def test_the_sandbox_waits_for_the_schema_as_the_gateway_does(
+    base: list[Obj], overlay: list[Obj], which: str
+) -> None:
+    spec = pod_spec(find(renders(base, overlay)[which], "Deployment", "sandbox", "hive-sandbox"))
+    wait = container(spec, "wait-for-schema")
+    assert "until hive db check" in " ".join(wait["command"])
+    assert wait["image"] == container(spec, "sandbox")["image"]
+    assert "secretKeyRef" in env(wait)["DATABASE_URL"]["valueFrom"]
+
+
+def test_the_sandbox_requires_confinement(base: list[Obj], overlay: list[Obj]) -> None:
+    for objs in (base, overlay):
+        c = container(pod_spec(find(objs, "Deployment", "sandbox", "hive-sandbox")), "sandbox")
+        assert env_values(c)["HIVE_SANDBOX_REQUIRE_CONFINEMENT"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("role", "namespace"), [("gateway", "openhive"), ("sandbox", "hive-sandbox")]
+)
+def test_a_disruption_budget_selects_the_role_pods(
+    base: list[Obj], role: str, namespace: str
+) -> None:
+    pdb = find(base, "PodDisruptionBudget", role, namespace)
+    selector = pdb["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= spec_labels(base, role, namespace).items()
+    assert ("minAvailable" in pdb["spec"]) != ("maxUnavailable" in pdb["spec"])
+
+
+def test_the_gateway_runs_as_its_own_service_account_without_a_mounted_token(
+    base: list[Obj],
+) -> None:
+    spec = pod_spec(find(base, "Deployment", "gateway", "openhive"))
+    assert spec["serviceAccountName"] == "gateway"
+    account = find(base, "ServiceAccount", "gateway", "openhive")
+    assert account["automountServiceAccountToken"] is False
+    binding = find(base, "RoleBinding", "gateway-agent-pool", "hive-agents")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "gateway", "namespace": "openhive"}
+    ]
+    role = find(base, "Role", binding["roleRef"]["name"], "hive-agents")
+    assert all(rule["apiGroups"] == [""] for rule in role["rules"])
+    assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "services"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infra.manifests import Obj, find, pod_labels
+from tests.infra.manifests import K8S, Obj, find, pod_labels
 from tests.infra.network_model import OUTSIDE, Endpoint, NetworkModel
 
 NAMESPACES = ("openhive", "hive-agents", "hive-sandbox")
@@ -104,3 +104,31 @@ def test_the_model_itself_sees_an_open_namespace_as_open() -> None:
     # Without policies everything is allowed: the denials above come from the manifests.
     ns = [{"kind": "Namespace", "metadata": {"name": "x"}}]
     assert NetworkModel(ns).allows(Endpoint("x", {"a": "b"}), OUTSIDE, 443)
+
+
+def test_database_egress_is_the_configured_cidr_not_everywhere(overlay: list[Obj]) -> None:
+    env_file = K8S / "base" / "database-egress.env"
+    configured = dict(
+        line.split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )["DATABASE_CIDR"]
+    policies = [o for o in overlay if o["kind"] == "NetworkPolicy"]
+    database = [p for p in policies if p["metadata"]["name"] == "allow-database"]
+    assert {p["metadata"]["namespace"] for p in database} == {"openhive", "hive-sandbox"}
+    for policy in database:
+        (rule,) = policy["spec"]["egress"]
+        assert rule["to"] == [{"ipBlock": {"cidr": configured}}]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+    # Nothing else opens 5432, and no ConfigMap used for rendering reaches the cluster.
+    for policy in policies:
+        for rule in policy["spec"].get("egress", []):
+            if {"protocol": "TCP", "port": 5432} in rule.get("ports", []):
+                assert policy in database, policy["metadata"]
+    assert not [o for o in overlay if o["kind"] == "ConfigMap"]
+
+
+@pytest.mark.parametrize("port", [443, 6443])
+def test_the_gateway_reaches_the_kubernetes_api_on_both_ports(base: list[Obj], port: int) -> None:
+    assert NetworkModel(base).allows(endpoints(base)["gateway"], OUTSIDE, port)
+    assert not NetworkModel(base).allows(endpoints(base)["sandbox"], OUTSIDE, port)

@@ -92,6 +92,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             health.healthz,
+            health.readyz,
             operators.login,
             metrics.metrics,
             operators.operator_router(
