@@ -23,6 +23,26 @@ tests/support (the project's one double), answering instantly:
 
 Medians over BENCH_RUNS (default 15) runs; ratios are against the peer
 measured in the same run. Not a test: nothing here asserts on time.
+
+Closing note (2-core shared machine, 2026-12-07, BENCH_RUNS=15, other engineers' builds
+and tests running beside it):
+
+| pool             | run median ms | run p90 ms | direct median ms | ratio | overhead ms |
+|------------------|---------------|------------|------------------|-------|-------------|
+| local            | 303.3         | 382.1      | 20.1             | 15.1x | 283.2       |
+| local_subprocess | 514.0         | 677.6      | 20.7             | 24.9x | 493.4       |
+
+| resume until completed | 1,000 steps ms | 1 step ms | ratio |
+|------------------------|----------------|-----------|-------|
+| local                  | 649.7          | 37.6      | 17.3x |
+| local_subprocess       | 1948.6         | 181.6     | 10.7x |
+
+The run's overhead is dominated by what the peer does not do: a Work Run created in the
+sandbox (workspace seeding, its first events), about a dozen stream appends in their own
+transactions, and, for the process pool, every append and model call crossing HTTP twice
+(runtime -> gateway -> database/model). Resume of 1,000 steps (about 3,000 events) costs
+reading them (through the internal API for the process pool: one JSON document), folding,
+and one model call whose transcript holds 2,000 messages.
 """
 
 from __future__ import annotations
