@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.dashboard_server import WEB, DashboardServer
+from tests.support.databases import migrated_database
 from tests.support.gateway_server import GatewayServer
 from tests.support.sandbox_server import SandboxServer
 
@@ -44,6 +45,14 @@ def run_node(
         timeout=timeout_s,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A database of the dashboard tests' own: no other test's sandbox worker (another
+    storage root) may claim, resume or reap their Work Runs."""
+    async with migrated_database(server_url, "hive_web") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
