@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.databases import migrated_database
 from tests.support.gateway_server import GatewayServer
 from tests.support.sandbox_server import SandboxServer
 from tests.support.scripted_model import ScriptedModelServer
@@ -33,6 +34,14 @@ POOLS = {
         "HIVE_CONTAINER_RUNTIME_BACKEND": "local_subprocess",
     },
 }
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A database of the agent tests' own: their sandbox's worker must not claim the Work
+    Runs of the gateway tests' sandbox (another storage root) on the session database."""
+    async with migrated_database(server_url, "hive_agents") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
