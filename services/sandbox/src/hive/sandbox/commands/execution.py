@@ -40,7 +40,8 @@ from hive.sandbox.commands.live import (
     journal_entry,
     new_row,
 )
-from hive.sandbox.commands.process import GovernedProcess, SpawnFailed, process_start_ticks
+from hive.sandbox.commands.process import GovernedProcess, SpawnFailed
+from hive.sandbox.commands.procfs import process_start_ticks
 from hive.sandbox.commands.records import CommandRow, Finish, apply_finish, utcnow
 from hive.sandbox.environment import child_env
 from hive.sandbox.storage import InvalidId, check_id
