@@ -60,6 +60,15 @@ def test_an_upstream_4xx_is_passed_on_and_anything_else_is_502() -> None:
     assert (status, body["code"]) == (502, "upstream_error")
 
 
+def test_an_upstreams_own_code_is_passed_on_when_the_enum_knows_it() -> None:
+    status, body, _ = _problem(UpstreamAnswer(409, "agent busy", code="agent_busy"))
+    assert (status, body["code"]) == (409, "agent_busy")
+    status, body, _ = _problem(UpstreamAnswer(503, "restarting", code="unavailable"))
+    assert (status, body["code"]) == (503, "unavailable")
+    status, body, _ = _problem(UpstreamAnswer(409, "odd", code="made_up_code"))
+    assert (status, body["code"]) == (409, "upstream_error")
+
+
 def test_store_errors_carry_their_codes() -> None:
     status, body, _ = _problem(VersionConflict("s", 1, 2))
     assert (status, body["code"]) == (409, "version_conflict")

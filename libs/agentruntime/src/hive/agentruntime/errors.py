@@ -12,16 +12,11 @@ their code (`hive.contracts.problems.STATUS`), once::
 from __future__ import annotations
 
 from hive.contracts.errors import ErrorCode
-from hive.contracts.problems import HiveError, status_of
+from hive.contracts.problems import HiveError
 
 
 class AgentRuntimeError(HiveError):
     """Base of the runtime's refusals."""
-
-    @property
-    def status(self) -> int:
-        """The HTTP status of this refusal's code."""
-        return status_of(self)
 
 
 class AgentBusy(AgentRuntimeError):

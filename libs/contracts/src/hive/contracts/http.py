@@ -1,33 +1,24 @@
-"""problem+json for every Litestar service; the mapping itself is `hive.contracts.problems`.
+"""The JSON depth rule for free-form values we store; the HTTP mapping is `hive.contracts.problems`.
 
-Kept for its importers: `HiveHTTPError`, `problem_response` and
-`EXCEPTION_HANDLERS` (the mapping without translations, for apps that have not
-installed the `ProblemDetails` plugin yet), and the JSON depth rule.
+`HiveError`, `HiveHTTPError` and `problem_response` are re-exported for importers
+of this module's earlier surface (branches in flight); nothing in the tree
+raises `HiveHTTPError` any more.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from hive.contracts.errors import ErrorCode
-from hive.contracts.problems import (
-    HiveError,
-    HiveHTTPError,
-    exception_handlers,
-    problem_response,
-)
+from hive.contracts.problems import HiveError, HiveHTTPError, problem_response
 
 __all__ = [
-    "EXCEPTION_HANDLERS",
     "MAX_JSON_DEPTH",
     "HiveError",
     "HiveHTTPError",
+    "JsonTooDeep",
     "json_depth",
     "problem_response",
     "refuse_deep_json",
 ]
-
-EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = exception_handlers()
 
 MAX_JSON_DEPTH = 64
 """How deeply a free-form JSON value we store may nest (checkpoint payloads): deeper
@@ -49,11 +40,13 @@ def json_depth(value: object) -> int:
     return deepest
 
 
+class JsonTooDeep(HiveError):
+    """A free-form JSON value nests deeper than MAX_JSON_DEPTH."""
+
+    code = ErrorCode.VALIDATION_FAILED
+
+
 def refuse_deep_json(value: object, what: str) -> None:
-    """422 validation_failed when `value` nests deeper than MAX_JSON_DEPTH."""
+    """Raise JsonTooDeep (validation_failed) when `value` nests deeper than MAX_JSON_DEPTH."""
     if json_depth(value) > MAX_JSON_DEPTH:
-        raise HiveHTTPError(
-            422,
-            ErrorCode.VALIDATION_FAILED,
-            f"{what} nests deeper than {MAX_JSON_DEPTH} levels",
-        )
+        raise JsonTooDeep(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")

@@ -1,9 +1,9 @@
 """problem+json for every Litestar app: one error hierarchy, one mapping, one plugin.
 
 HiveError                a refusal with a stable `ErrorCode`; no HTTP in it
- ├── UpstreamAnswer      an upstream refused; its own status is passed on
- ├── HiveHTTPError       legacy: a HiveError with an explicit status (until every
- │                       service raises HiveError subclasses)
+ ├── UpstreamAnswer      an upstream refused; its own 4xx status (and code) passed on
+ ├── HiveHTTPError       compatibility only: a HiveError naming its status itself;
+ │                       nothing in the tree raises it (branches in flight may)
  └── each package's own errors (`hive.events` store errors, gateway domains...)
 
 `ProblemDetails` is the plugin every app installs. It maps, once:
@@ -104,17 +104,26 @@ class HiveError(Exception):
 
 
 class UpstreamAnswer(HiveError):
-    """An upstream service refused; the caller sees the upstream's own 4xx status."""
+    """An upstream service refused; the caller sees the upstream's own 4xx status.
+
+    `code` passes on the upstream's own problem code (an OpenHive service's: an
+    agent runtime's `agent_busy`); one outside ErrorCode becomes `upstream_error`.
+    """
 
     code = ErrorCode.UPSTREAM_ERROR
 
-    def __init__(self, upstream_status: int, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, upstream_status: int, detail: str, *, code: object = None) -> None:
+        known = ErrorCode._value2member_map_.get(code) if isinstance(code, str) else None
+        super().__init__(detail, code=known if isinstance(known, ErrorCode) else None)
         self.upstream_status = upstream_status
 
 
 class HiveHTTPError(HiveError):
-    """Legacy: a HiveError that names its HTTP status itself."""
+    """Compatibility only: a HiveError that names its HTTP status itself.
+
+    Nothing in the tree raises it; new code raises a HiveError subclass whose code
+    STATUS maps (or UpstreamAnswer to pass an upstream's status on).
+    """
 
     def __init__(
         self,

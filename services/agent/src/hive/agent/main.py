@@ -24,6 +24,7 @@ from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 
 from hive.agent.bootstrap import bootstrap
+from hive.agent.errors import NotReady, Unauthorized
 from hive.agent.gateway_host import GatewayAgentHost
 from hive.agent.settings import AgentSettings, AgentSettingsError
 from hive.agentruntime import HiveAgent
@@ -36,9 +37,8 @@ from hive.contracts.agents import (
     RunResult,
 )
 from hive.contracts.api import AgentHealth
-from hive.contracts.errors import ErrorCode
 from hive.contracts.hardening import make_non_dumpable, take_secrets
-from hive.contracts.http import EXCEPTION_HANDLERS, HiveHTTPError
+from hive.contracts.problems import ProblemDetails
 
 log = logging.getLogger("hive.agent")
 
@@ -69,15 +69,13 @@ def controller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandl
         given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     accepted = [s for s in (settings.agent_token, settings.internal_secret) if s]
     if given is None or not any(hmac.compare_digest(given.encode(), s.encode()) for s in accepted):
-        raise HiveHTTPError(401, ErrorCode.UNAUTHORIZED, "controller credential required")
+        raise Unauthorized("controller credential required")
 
 
 def _agent(request: Request[Any, Any, Any]) -> HiveAgent:
     app = _state(request)
     if app.agent is None:
-        raise HiveHTTPError(
-            503, ErrorCode.UNAVAILABLE, app.reason or "the agent runtime is not ready"
-        )
+        raise NotReady(app.reason or "the agent runtime is not ready")
     return app.agent
 
 
@@ -165,7 +163,7 @@ def create_app(settings: AgentSettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[healthz, run, resume_run, get_run, flush_memory],
         # The runtime's refusals are HiveErrors: mapped by their code like every other.
-        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[ProblemDetails()],
         lifespan=[lifespan],
         state=State({"agent_app": AgentApp(settings)}),
     )

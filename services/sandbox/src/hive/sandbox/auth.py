@@ -10,8 +10,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
-from hive.contracts.tokens import TaskTokenClaims, TokenError, sandbox_task_scope, verify
+from hive.contracts.tokens import TaskTokenClaims, sandbox_task_scope, verify
+from hive.sandbox.errors import Forbidden, Unauthorized, Unavailable
 from hive.sandbox.revocations import RevocationCheck
 
 
@@ -22,19 +22,16 @@ def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> TaskTokenClaims | 
     if given is not None:
         if hmac.compare_digest(given.encode(), secret.encode()):
             return None
-        raise HiveHTTPError(401, ErrorCode.UNAUTHORIZED, "bad internal secret")
+        raise Unauthorized("bad internal secret")
     auth = connection.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
-        raise HiveHTTPError(
-            401, ErrorCode.UNAUTHORIZED, "X-Internal-Secret or a task token required"
-        )
+        raise Unauthorized("X-Internal-Secret or a task token required")
     token = auth[7:].strip()
     if hmac.compare_digest(token.encode(), secret.encode()):
         return None
-    try:
-        return verify(secret, token)
-    except TokenError as exc:
-        raise HiveHTTPError(401, exc.code, str(exc)) from exc
+    # A refused token raises TokenError, a HiveError whose code (unauthorized,
+    # token_expired) answers 401 through the one mapping.
+    return verify(secret, token)
 
 
 async def authenticated(
@@ -47,16 +44,14 @@ async def authenticated(
     if claims is not None:
         revocations: RevocationCheck | None = connection.app.state.get("revocations")
         if revocations is None:
-            raise HiveHTTPError(503, ErrorCode.UNAVAILABLE, "the sandbox is starting")
+            raise Unavailable("the sandbox is starting")
         try:
             revoked = await revocations.is_revoked(claims)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Fail closed: a token whose revocation cannot be checked is not honoured.
-            raise HiveHTTPError(
-                503, ErrorCode.UNAVAILABLE, "cannot check task-token revocation now"
-            ) from exc
+            raise Unavailable("cannot check task-token revocation now") from exc
         if revoked:
-            raise HiveHTTPError(401, ErrorCode.TOKEN_REVOKED, "task token revoked")
+            raise Unauthorized("task token revoked", code=ErrorCode.TOKEN_REVOKED)
     connection.scope.setdefault("state", {})["caller"] = claims
 
 
@@ -68,4 +63,4 @@ def require_task_access(
     if claims is None:
         return
     if task_id is None or sandbox_task_scope(task_id) not in claims.scopes:
-        raise HiveHTTPError(403, ErrorCode.TOKEN_SCOPE, "task token is not scoped to this task")
+        raise Forbidden("task token is not scoped to this task", code=ErrorCode.TOKEN_SCOPE)

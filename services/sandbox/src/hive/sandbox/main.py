@@ -20,8 +20,8 @@ from litestar.datastructures import State
 
 import hive
 from hive.contracts.hardening import make_non_dumpable, take_secrets
-from hive.contracts.http import EXCEPTION_HANDLERS
-from hive.events import EventStore, create_pool
+from hive.contracts.problems import ProblemDetails
+from hive.events import DRIVER_ERRORS, EventStore, create_pool
 from hive.events.database import redact
 from hive.sandbox.api import health
 from hive.sandbox.api.commands import CommandsController
@@ -215,7 +215,7 @@ def create_app(
     return Litestar(
         route_handlers=[health.healthz, protected],
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[ProblemDetails(DRIVER_ERRORS)],
         state=State({"settings": settings, "ready": False, "after_approve": after_approve}),
         openapi_config=None,
     )

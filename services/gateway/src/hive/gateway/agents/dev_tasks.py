@@ -14,10 +14,10 @@ from typing import Any
 import msgspec
 
 from hive.contracts.agents import AgentConfig, AgentDevTaskCreate
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
+from hive.contracts.problems import UpstreamAnswer
 from hive.gateway.dev_tasks.facade import DevTaskFacade, ProjectDevTaskCreate
 from hive.gateway.dev_tasks.sandbox_client import SandboxReply
+from hive.gateway.errors import NotFound
 from hive.gateway.projects.repository import ProjectRepository
 
 
@@ -35,10 +35,9 @@ def _json(reply: SandboxReply) -> Any:
             doc = {}
         code = doc.get("code") if isinstance(doc, dict) else None
         detail = doc.get("detail") if isinstance(doc, dict) else None
-        raise HiveHTTPError(
-            reply.status,
-            str(code or ErrorCode.UPSTREAM_ERROR),
-            str(detail or f"sandbox answered {reply.status}"),
+        # The agent sees the sandbox's own code (a Work Run's not_found, conflict...).
+        raise UpstreamAnswer(
+            reply.status, str(detail or f"sandbox answered {reply.status}"), code=code
         )
     return msgspec.json.decode(reply.body)
 
@@ -54,7 +53,7 @@ class AgentDevTasks:
         """A Work Run in the agent's project; the same key answers the same task."""
         project = await self.projects.get(agent.project_id)
         if project is None:
-            raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "the agent's project is gone")
+            raise NotFound("the agent's project is gone")
         task_id = task_id_for(agent.agent_id, body.idempotency_key)
         reply = await self.facade.create(
             project,

@@ -7,9 +7,8 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
 from hive.gateway.agents.service import AgentService
+from hive.gateway.errors import Unavailable
 from hive.gateway.pools.settings import AgentPoolSettings
 
 
@@ -25,7 +24,7 @@ class AgentsFeature:
     def require(self) -> AgentService:
         """The service, or 503 while the gateway is still starting."""
         if self.service is None:
-            raise HiveHTTPError(503, ErrorCode.UNAVAILABLE, self.failure or "agents are starting")
+            raise Unavailable(self.failure or "agents are starting")
         return self.service
 
 

@@ -28,29 +28,24 @@ from hive.contracts.agents import (
 from hive.contracts.api import TaskTokenIssued, TaskTokenRequest
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import Event, WorkRunEvent
-from hive.contracts.http import HiveHTTPError
 from hive.contracts.tokens import SCOPE_AGENT, TaskTokenClaims, TokenError
 from hive.gateway.agents.dev_tasks import AgentDevTasks
 from hive.gateway.agents.feature import AgentsFeature, agents_of
-from hive.gateway.agents.journal import JournalRefused
+from hive.gateway.errors import Conflict, Invalid, NotFound, Unauthorized
 from hive.gateway.platform.identifiers import check_id
 from hive.gateway.platform.openapi_problems import problems
 from hive.gateway.runtime import runtime_of
-
-_CODES = {403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND, 422: ErrorCode.VALIDATION_FAILED}
 
 
 async def agent_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: a live agent token (`agent:runtime`) of a live agent."""
     auth = connection.headers.get("authorization", "")
     if auth[:7].lower() != "bearer ":
-        raise HiveHTTPError(401, ErrorCode.UNAUTHORIZED, "Authorization: Bearer <agent token>")
-    try:
-        claims = await runtime_of(connection).require().tokens.check(auth[7:].strip(), SCOPE_AGENT)
-    except TokenError as exc:
-        raise HiveHTTPError(403 if exc.code == "token_scope" else 401, exc.code, str(exc)) from exc
+        raise Unauthorized("Authorization: Bearer <agent token>")
+    # A refused token raises TokenError: its code (token_scope 403, the others 401) answers.
+    claims = await runtime_of(connection).require().tokens.check(auth[7:].strip(), SCOPE_AGENT)
     if claims.agent_id is None:
-        raise HiveHTTPError(403, ErrorCode.TOKEN_SCOPE, "not an agent token")
+        raise TokenError(ErrorCode.TOKEN_SCOPE, "not an agent token")
     connection.state.agent_claims = claims
 
 
@@ -61,7 +56,7 @@ def _claims(request: Request[Any, Any, Any]) -> TaskTokenClaims:
 async def _agent(request: Request[Any, Any, Any], agent_id: str | None = None) -> AgentConfig:
     claims = _claims(request)
     if agent_id is not None and agent_id != claims.agent_id:
-        raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "agent not found")
+        raise NotFound("agent not found")
     assert claims.agent_id is not None
     return (await agents_of(request).require(claims.agent_id)).config
 
@@ -90,7 +85,7 @@ class AgentInternalController(Controller):
         if row is None:
             return []
         if row.agent_id != agent.agent_id:
-            raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "run not found")
+            raise NotFound("run not found")
         events = await service.journal.read(run_id)
         return [
             RecordedAgentEvent(stream_version=i + 1, event=msgspec.to_builtins(e))
@@ -110,17 +105,13 @@ class AgentInternalController(Controller):
         try:
             events = [cast(Event, msgspec.convert(e, WorkRunEvent)) for e in data.events]
         except msgspec.ValidationError as exc:
-            raise HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, f"events: {exc}") from exc
+            raise Invalid(f"events: {exc}") from exc
         try:
             version = await agents_of(request).journal.append(
                 check_id(run_id, "run"), agent.agent_id, events, data.expected_version
             )
         except StaleAppend as exc:
-            raise HiveHTTPError(409, ErrorCode.VERSION_CONFLICT, str(exc)) from exc
-        except JournalRefused as exc:
-            raise HiveHTTPError(
-                exc.status, _CODES.get(exc.status, "validation_failed"), str(exc)
-            ) from exc
+            raise Conflict(str(exc), code=ErrorCode.VERSION_CONFLICT) from exc
         return Appended(stream_version=version)
 
     @post("/agents/{agent_id:str}/token", status_code=201, responses=problems(401, 403, 404))

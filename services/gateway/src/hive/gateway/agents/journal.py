@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hive.agentruntime import StaleAppend, run_stream
+from hive.contracts.errors import ErrorCode
 from hive.contracts.events import (
     AGENT_RUN_EVENTS,
     AgentApprovalDecided,
@@ -23,14 +24,16 @@ from hive.contracts.events import (
 )
 from hive.events import EventStore, StreamTooLong, VersionConflict
 from hive.gateway.agents.registry import AgentRegistry
+from hive.gateway.errors import GatewayError
 
 
-class JournalRefused(ValueError):
-    """The events may not be written by this writer (mapped to 422/403/404 by callers)."""
+class JournalRefused(GatewayError):
+    """The events may not be written by this writer; the code says why (its status is STATUS's)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+    code = ErrorCode.VALIDATION_FAILED
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message, code=code)
 
 
 def status_after(current: str, events: Sequence[Event]) -> str:
@@ -72,14 +75,21 @@ class AgentRunJournal:
     ) -> int:
         """Append for `agent_id`; the new stream version. StaleAppend on a version conflict."""
         if not events:
-            raise JournalRefused(422, "no events")
+            raise JournalRefused(ErrorCode.VALIDATION_FAILED, "no events")
         for e in events:
             if type(e) not in AGENT_RUN_EVENTS:
-                raise JournalRefused(422, f"{type(e).__name__} is not an agent run event")
+                raise JournalRefused(
+                    ErrorCode.VALIDATION_FAILED, f"{type(e).__name__} is not an agent run event"
+                )
             if isinstance(e, AgentApprovalDecided) and not operator:
-                raise JournalRefused(403, "only an operator decides an approval request")
+                raise JournalRefused(
+                    ErrorCode.FORBIDDEN, "only an operator decides an approval request"
+                )
             if isinstance(e, AgentRunStarted) and expected_version != 0:
-                raise JournalRefused(422, "AgentRunStarted opens a stream (expected_version 0)")
+                raise JournalRefused(
+                    ErrorCode.VALIDATION_FAILED,
+                    "AgentRunStarted opens a stream (expected_version 0)",
+                )
         first = events[0]
         async with self.store.pool.acquire() as conn, conn.transaction():
             row = await self.registry.run(run_id, conn)
@@ -90,14 +100,17 @@ class AgentRunJournal:
                     and first.agent_id == agent_id
                 ):
                     raise JournalRefused(
-                        422, "a new run stream starts with AgentRunStarted of this run and agent"
+                        ErrorCode.VALIDATION_FAILED,
+                        "a new run stream starts with AgentRunStarted of this run and agent",
                     )
                 if row is not None:
                     raise StaleAppend(f"run {run_id} exists")
                 current = "running"
             else:
                 if row is None or row.agent_id != agent_id:
-                    raise JournalRefused(404, f"no run {run_id} of agent {agent_id}")
+                    raise JournalRefused(
+                        ErrorCode.NOT_FOUND, f"no run {run_id} of agent {agent_id}"
+                    )
                 current = row.status
             try:
                 result = await self.store.append(
@@ -106,7 +119,7 @@ class AgentRunJournal:
             except VersionConflict as exc:
                 raise StaleAppend(str(exc)) from exc
             except StreamTooLong as exc:
-                raise JournalRefused(422, str(exc)) from exc
+                raise JournalRefused(ErrorCode.VALIDATION_FAILED, str(exc)) from exc
             status = status_after(current, events)
             if expected_version == 0:
                 assert isinstance(first, AgentRunStarted)

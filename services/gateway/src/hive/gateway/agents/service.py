@@ -31,7 +31,7 @@ from hive.contracts.agents import (
 )
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import AgentApprovalDecided, AgentRunFinished, Event
-from hive.contracts.http import HiveHTTPError
+from hive.contracts.problems import HiveError
 from hive.gateway.agents.journal import AgentRunJournal
 from hive.gateway.agents.registry import (
     AgentRecord,
@@ -41,6 +41,7 @@ from hive.gateway.agents.registry import (
     check_agent_id,
     new_agent_id,
 )
+from hive.gateway.errors import Conflict, Invalid, NotFound, Unavailable
 from hive.gateway.pools.base import AgentPool, AgentRuntimeHandle
 from hive.gateway.projects.repository import ProjectRepository
 from hive.gateway.tokens.service import TaskTokenService
@@ -98,7 +99,7 @@ class AgentService:
             try:
                 await handle.resume(ResumeRunRequest(run_id=row.run_id, wait_s=0))
                 log.info("agent %s: run %s resumed", agent_id, row.run_id)
-            except HiveHTTPError as exc:
+            except HiveError as exc:
                 log.warning("agent %s: run %s not resumed: %s", agent_id, row.run_id, exc)
 
     async def watch_health(self, interval_s: float = 2.0) -> None:
@@ -118,19 +119,15 @@ class AgentService:
     async def create(self, body: AgentCreate) -> AgentView:
         """Register and start an agent."""
         if await self.projects.get(body.project_id) is None:
-            raise HiveHTTPError(404, ErrorCode.NOT_FOUND, f"project {body.project_id} not found")
+            raise NotFound(f"project {body.project_id} not found")
         tools = body.tools if body.tools is not None else list(TOOL_NAMES)
         unknown = [t for t in [*tools, *body.policies] if t not in TOOL_NAMES]
         if unknown:
-            raise HiveHTTPError(
-                422,
-                ErrorCode.VALIDATION_FAILED,
-                f"unknown tool(s) {unknown}; tools are {list(TOOL_NAMES)}",
-            )
+            raise Invalid(f"unknown tool(s) {unknown}; tools are {list(TOOL_NAMES)}")
         try:
             agent_id = check_agent_id(body.agent_id) if body.agent_id else new_agent_id()
         except UnusableAgentId as exc:
-            raise HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, str(exc)) from exc
+            raise Invalid(str(exc)) from exc
         config = AgentConfig(
             agent_id=agent_id,
             project_id=body.project_id,
@@ -152,7 +149,7 @@ class AgentService:
         try:
             record = await self.registry.create(config)
         except DuplicateAgent as exc:
-            raise HiveHTTPError(409, ErrorCode.CONFLICT, f"agent {agent_id} exists") from exc
+            raise Conflict(f"agent {agent_id} exists") from exc
         await self.pool.ensure(record)
         return self.view(record)
 
@@ -160,7 +157,7 @@ class AgentService:
         """A live agent, or 404."""
         record = await self.registry.get(agent_id)
         if record is None:
-            raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "agent not found")
+            raise NotFound("agent not found")
         return record
 
     def view(self, record: AgentRecord) -> AgentView:
@@ -219,7 +216,7 @@ class AgentService:
             await self.pool.ensure(record)
             handle = self.pool.runtime(agent_id)
         if handle is None:
-            raise HiveHTTPError(503, ErrorCode.UNAVAILABLE, "the agent has no runtime")
+            raise Unavailable("the agent has no runtime")
         return handle
 
     async def run(self, agent_id: str, body: RunRequest) -> RunResult:
@@ -231,7 +228,7 @@ class AgentService:
         await self.require(agent_id)
         row = await self.registry.run(run_id)
         if row is None or row.agent_id != agent_id:
-            raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "run not found")
+            raise NotFound("run not found")
         return fold(await self.journal.read(run_id)).result()
 
     async def list_runs(self, agent_id: str, status: str | None) -> list[dict[str, Any]]:
@@ -257,16 +254,14 @@ class AgentService:
             events = await self.journal.read(run_id)
             state = fold(events)
             if not state.started or state.agent_id != agent_id:
-                raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "run not found")
+                raise NotFound("run not found")
             request = state.open_request
             if request is None:
-                raise HiveHTTPError(
-                    409, ErrorCode.INVALID_STATE_TRANSITION, "the run has no open request"
+                raise Conflict(
+                    "the run has no open request", code=ErrorCode.INVALID_STATE_TRANSITION
                 )
             if body.request_id is not None and body.request_id != request.request_id:
-                raise HiveHTTPError(
-                    409, ErrorCode.CONFLICT, f"the open request is {request.request_id}"
-                )
+                raise Conflict(f"the open request is {request.request_id}")
             grant: dict[str, float] = {}
             if request.reason == "budget" and approved:
                 g = body.grant or RunBudget()
@@ -295,7 +290,7 @@ class AgentService:
             except StaleAppend:
                 continue
         else:
-            raise HiveHTTPError(409, ErrorCode.VERSION_CONFLICT, "the run keeps moving; retry")
+            raise Conflict("the run keeps moving; retry", code=ErrorCode.VERSION_CONFLICT)
         if request.reason == "budget" and not approved:
             return await self.get_run(agent_id, run_id)
         return await self.resume(agent_id, run_id, ResumeRunRequest(run_id=run_id))

@@ -14,9 +14,9 @@ from hive.contracts.agents import (
     RunRequest,
     RunResult,
 )
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
+from hive.contracts.problems import UpstreamAnswer
 from hive.gateway.agents.registry import AgentRecord
+from hive.gateway.errors import Unavailable
 
 
 class AgentRuntimeHandle(Protocol):
@@ -90,20 +90,17 @@ class HttpAgentRuntime:
                 timeout=timeout_s,
             )
         except httpx.HTTPError as exc:
-            raise HiveHTTPError(
-                503,
-                ErrorCode.UNAVAILABLE,
-                f"the agent runtime is not answering ({type(exc).__name__})",
-            ) from exc
+            raise Unavailable(f"the agent runtime is not answering ({type(exc).__name__})") from exc
         if resp.status_code >= 400:
             try:
                 doc = resp.json()
             except ValueError:
                 doc = {}
-            raise HiveHTTPError(
+            # The runtime's own code (agent_busy, not_found...) reaches the caller.
+            raise UpstreamAnswer(
                 resp.status_code,
-                str(doc.get("code") or ErrorCode.UPSTREAM_ERROR),
                 str(doc.get("detail") or f"the agent runtime answered {resp.status_code}"),
+                code=doc.get("code"),
             )
         return resp.content
 

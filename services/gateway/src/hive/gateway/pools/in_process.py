@@ -11,7 +11,7 @@ import msgspec
 
 from hive.contracts.agents import AgentConfig, AgentDevTaskCreate
 from hive.contracts.events import Event
-from hive.contracts.http import HiveHTTPError
+from hive.contracts.problems import UpstreamAnswer
 from hive.contracts.tokens import SCOPE_AGENT, SCOPE_RELAY, TaskTokenClaims
 from hive.gateway.agents.dev_tasks import AgentDevTasks
 from hive.gateway.agents.journal import AgentRunJournal
@@ -61,7 +61,7 @@ class InProcessAgentHost:
             {},
         )
         if answer.status >= 400:
-            raise HiveHTTPError(answer.status, "upstream_error", f"relay answered {answer.status}")
+            raise UpstreamAnswer(answer.status, f"relay answered {answer.status}")
         return dict(msgspec.json.decode(answer.body))
 
     async def create_dev_task(self, body: AgentDevTaskCreate) -> dict[str, Any]:

@@ -43,9 +43,8 @@ from hive.contracts.agents import (
 )
 from hive.contracts.child_environment import child_env
 from hive.contracts.confinement import KILL_TREE_SIGNAL, Confinement
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
 from hive.gateway.agents.registry import AgentRecord, workspace_name
+from hive.gateway.errors import Unavailable
 from hive.gateway.pools.base import HttpAgentRuntime
 
 log = logging.getLogger("hive.gateway.pools")
@@ -129,9 +128,7 @@ class SupervisedRuntime:
         try:
             await asyncio.wait_for(self._sup.ready.wait(), self._wait_s)
         except TimeoutError:
-            raise HiveHTTPError(
-                503, ErrorCode.UNAVAILABLE, "the agent runtime is (re)starting; retry shortly"
-            ) from None
+            raise Unavailable("the agent runtime is (re)starting; retry shortly") from None
         assert self._sup.handle is not None
         return self._sup.handle
 

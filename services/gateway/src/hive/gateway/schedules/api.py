@@ -8,9 +8,8 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 
 from hive.contracts.agents import FiringView, ScheduleCreate, ScheduleUpdate, ScheduleView
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
 from hive.gateway.agents.feature import agents_of
+from hive.gateway.errors import Invalid, NotFound
 from hive.gateway.platform.identifiers import check_id
 from hive.gateway.platform.openapi_problems import SESSION_PROBLEMS, problems
 from hive.gateway.schedules.cron import ScheduleInvalid
@@ -28,12 +27,12 @@ async def _store(request: Request[Any, Any, Any], agent_id: str) -> ScheduleStor
 async def _schedule(store: ScheduleStore, agent_id: str, schedule_id: str) -> ScheduleView:
     found = await store.get(agent_id, check_id(schedule_id, "schedule"))
     if found is None:
-        raise HiveHTTPError(404, ErrorCode.NOT_FOUND, "schedule not found")
+        raise NotFound("schedule not found")
     return found
 
 
-def _invalid(exc: ScheduleInvalid) -> HiveHTTPError:
-    return HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, str(exc))
+def _invalid(exc: ScheduleInvalid) -> Invalid:
+    return Invalid(str(exc))
 
 
 class SchedulesController(Controller):
@@ -48,7 +47,7 @@ class SchedulesController(Controller):
     ) -> ScheduleView:
         """A recurring run: cron in a time zone, overlap skip|enqueue, a catch-up window."""
         if data.catch_up_s < 0:
-            raise HiveHTTPError(422, ErrorCode.VALIDATION_FAILED, "catch_up_s must be >= 0")
+            raise Invalid("catch_up_s must be >= 0")
         store = await _store(request, agent_id)
         try:
             return await store.create(agent_id, data, datetime.now(UTC))

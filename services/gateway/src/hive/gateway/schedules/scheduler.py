@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from hive.contracts.agents import RunRequest, RunResult
-from hive.contracts.http import HiveHTTPError
+from hive.contracts.errors import ErrorCode
+from hive.contracts.problems import HiveError
 from hive.gateway.schedules.lease import LeaderLease
 from hive.gateway.schedules.store import Fenced, Firing, ScheduleStore
 
@@ -68,8 +69,8 @@ class Scheduler:
         )
         try:
             await self.start_run(firing.agent_id, request)
-        except HiveHTTPError as exc:
-            if exc.code == "agent_busy":
+        except HiveError as exc:  # the runtime's refusal, in process or passed on over HTTP
+            if exc.code == ErrorCode.AGENT_BUSY:
                 outcome = "skipped" if firing.overlap == "skip" else "queued"
                 await self.store.mark(firing, outcome, self.lease, epoch)
             else:

@@ -2,7 +2,8 @@
 
 Every route but create and list accepts a task token scoped to that task as
 well as the internal secret; create and list need the internal secret. Domain
-errors map once, here, to problem+json codes.
+errors (hive.sandbox.workruns.errors) carry their codes; the app's problem+json
+plugin maps them, like every other refusal.
 """
 
 from __future__ import annotations
@@ -28,19 +29,10 @@ from hive.contracts.api import (
     RecordCheckpoint,
     ReviewAction,
 )
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError, problem_response, refuse_deep_json
-from hive.events import StreamTooLong
+from hive.contracts.http import refuse_deep_json
 from hive.sandbox.auth import require_task_access
-from hive.sandbox.workruns.errors import (
-    ArchiveRejected,
-    ArtifactNotFound,
-    DuplicateTask,
-    InvalidRequest,
-    StateConflict,
-    TaskNotFound,
-    WorkRunError,
-)
+from hive.sandbox.errors import Forbidden, Unavailable
+from hive.sandbox.workruns.errors import InvalidRequest
 from hive.sandbox.workruns.service import WorkRuns
 
 SSE_POLL_S = 0.25
@@ -85,33 +77,16 @@ class _EventStream(ServerSentEvent):
         return super().to_asgi_response(*args, **kwargs)
 
 
-def _problem(request: Request[Any, Any, Any], exc: WorkRunError) -> Response[Any]:
-    status, code = {
-        TaskNotFound: (404, ErrorCode.NOT_FOUND),
-        ArtifactNotFound: (404, ErrorCode.NOT_FOUND),
-        InvalidRequest: (422, ErrorCode.VALIDATION_FAILED),
-        ArchiveRejected: (422, ErrorCode.ARCHIVE_REJECTED),
-        StateConflict: (409, ErrorCode.INVALID_STATE_TRANSITION),
-        DuplicateTask: (409, ErrorCode.CONFLICT),
-    }.get(type(exc), (409, ErrorCode.CONFLICT))
-    extra = {"state": exc.state} if isinstance(exc, StateConflict) and exc.state else None
-    return problem_response(status, code, str(exc), instance=request.url.path, extra=extra)
-
-
-def _too_long(request: Request[Any, Any, Any], exc: StreamTooLong) -> Response[Any]:
-    return problem_response(409, ErrorCode.STREAM_TOO_LONG, str(exc), instance=request.url.path)
-
-
 def _service(request: Request[Any, Any, Any]) -> WorkRuns:
     service: WorkRuns | None = request.app.state.get("workruns")
     if service is None:
-        raise HiveHTTPError(503, "unavailable", "Work Runs are not ready yet")
+        raise Unavailable("Work Runs are not ready yet")
     return service
 
 
 def _internal_only(request: Request[Any, Any, Any]) -> None:
     if request.scope.get("state", {}).get("caller") is not None:
-        raise HiveHTTPError(403, ErrorCode.FORBIDDEN, "this route needs the internal secret")
+        raise Forbidden("this route needs the internal secret")
 
 
 def _reviewer(request: Request[Any, Any, Any]) -> WorkRuns:
@@ -120,9 +95,7 @@ def _reviewer(request: Request[Any, Any, Any]) -> WorkRuns:
     reject, resume, requeue or cancel. A task token, the credential a Work Run's own
     code holds, never can: the code under review must not approve itself."""
     if request.scope.get("state", {}).get("caller") is not None:
-        raise HiveHTTPError(
-            403,
-            ErrorCode.FORBIDDEN,
+        raise Forbidden(
             "review and recovery actions need the internal secret (an operator through "
             "the gateway); task tokens cannot approve, reject, resume, requeue or cancel",
         )
@@ -138,7 +111,6 @@ class DevTaskController(Controller):
     """Work Runs: create, watch, checkpoint, review, recover."""
 
     path = "/dev-tasks"
-    exception_handlers = {WorkRunError: _problem}
 
     @post("/", status_code=201)
     async def create(self, request: Request[Any, Any, Any], data: CreateDevTask) -> DevTaskStatus:

@@ -14,8 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 
-from hive.contracts.errors import ErrorCode
-from hive.contracts.http import HiveHTTPError
+from hive.sandbox.errors import Invalid
 
 # JSON can carry NUL only as this escape (a raw control byte is malformed JSON), so
 # a body without it needs no decoding here; one with it is decoded to tell a real
@@ -35,10 +34,8 @@ def holds_nul(value: Any) -> bool:
     return False
 
 
-def _refuse(where: str) -> HiveHTTPError:
-    return HiveHTTPError(
-        422, ErrorCode.VALIDATION_FAILED, f"the {where} must not contain NUL (U+0000)"
-    )
+def _refuse(where: str) -> Invalid:
+    return Invalid(f"the {where} must not contain NUL (U+0000)")
 
 
 async def refuse_nul(request: Request[Any, Any, Any]) -> None:

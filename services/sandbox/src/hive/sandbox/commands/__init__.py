@@ -9,8 +9,8 @@ hive.sandbox.api.commands is a thin layer over it):
 
 from hive.sandbox.commands.errors import CommandError, CommandNotFound, PolicyViolation
 from hive.sandbox.commands.policy import CommandPolicy
-from hive.sandbox.commands.process import ResourceLimits
 from hive.sandbox.commands.records import CommandRecords, Instance
+from hive.sandbox.commands.rlimits import ResourceLimits
 from hive.sandbox.commands.service import (
     FINAL_STATES,
     CommandsConfig,

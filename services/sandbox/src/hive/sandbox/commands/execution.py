@@ -26,9 +26,8 @@ import asyncpg
 from hive.contracts.api import CommandStatus
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import CommandState
-from hive.contracts.http import HiveHTTPError
 from hive.events import EventStoreError
-from hive.sandbox.commands.errors import PolicyViolation
+from hive.sandbox.commands.errors import CommandElsewhere, CommandsClosing, PolicyViolation
 from hive.sandbox.commands.live import (
     FINAL_STATES,
     MAX_TIMEOUT_S,
@@ -41,7 +40,8 @@ from hive.sandbox.commands.live import (
     journal_entry,
     new_row,
 )
-from hive.sandbox.commands.process import GovernedProcess, SpawnFailed, process_start_ticks
+from hive.sandbox.commands.process import GovernedProcess, SpawnFailed
+from hive.sandbox.commands.procfs import process_start_ticks
 from hive.sandbox.commands.records import CommandRow, Finish, apply_finish, utcnow
 from hive.sandbox.environment import child_env
 from hive.sandbox.storage import InvalidId, check_id
@@ -72,7 +72,7 @@ class CommandExecution(CommandsBase):
         must come after the command's.
         """
         if self._closing:
-            raise HiveHTTPError(503, "unavailable", "the sandbox is shutting down")
+            raise CommandsClosing("the sandbox is shutting down")
         timeout = self._check_timeout(timeout_s)
         if task_id is not None:
             try:
@@ -296,9 +296,7 @@ class CommandExecution(CommandsBase):
             row = await self._row(command_id)
             if row.state in FINAL_STATES:
                 return self._status_from_row(row)
-            raise HiveHTTPError(
-                409, ErrorCode.CONFLICT, "the command runs under another sandbox process"
-            )
+            raise CommandElsewhere("the command runs under another sandbox process")
         if not cmd.done.is_set() and cmd.proc is not None:
             if cmd.cancel_reason is None and not cmd.proc.exited.done():
                 cmd.cancel_reason = "cancelled:" + (reason or "cancelled on request")

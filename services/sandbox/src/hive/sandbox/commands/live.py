@@ -24,8 +24,9 @@ from hive.sandbox.commands.errors import CommandNotFound
 from hive.sandbox.commands.journal import PendingSpawn, SpawnJournal
 from hive.sandbox.commands.logs import log_size, preview
 from hive.sandbox.commands.policy import CommandPolicy
-from hive.sandbox.commands.process import GovernedProcess, ResourceLimits, launcher_limits
+from hive.sandbox.commands.process import GovernedProcess
 from hive.sandbox.commands.records import CommandRecords, CommandRow, Finish
+from hive.sandbox.commands.rlimits import ResourceLimits, launcher_limits
 from hive.sandbox.confinement import Confinement
 from hive.sandbox.storage import SandboxStorage
 

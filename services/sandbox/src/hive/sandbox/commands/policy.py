@@ -15,139 +15,34 @@ shell, hands one a command string, or overrides the child's environment.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
-import re
 import shutil
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from hive.contracts.errors import ErrorCode
 from hive.sandbox.commands.errors import PolicyViolation
 from hive.sandbox.commands.registry import RegistryPolicy
+from hive.sandbox.commands.shells import (
+    KnownShells,
+    check_launched,
+    is_launcher_name,
+    is_shell_name,
+    program_names,
+    shebang_interpreters,
+    shell_rejected,
+)
 
 MAX_ARGS: Final = 4096
 MAX_ARG_BYTES: Final = 128 * 1024  # Linux MAX_ARG_STRLEN
 MAX_ARGV_BYTES: Final = 1024 * 1024
 
-SHELLS: Final = frozenset(
-    {
-        "sh", "ash", "dash", "bash", "rbash", "zsh", "ksh", "mksh", "pdksh", "oksh", "yash",
-        "fish", "csh", "tcsh", "busybox", "toybox", "nu", "xonsh", "elvish", "pwsh",
-        "powershell", "rc", "es", "scsh",
-    }
-)  # fmt: skip
-# Programs whose job is to run another, arbitrary program (or to give a terminal).
-LAUNCHERS: Final = frozenset(
-    {
-        "env", "sudo", "su", "doas", "pkexec", "runuser", "setpriv", "capsh", "sg", "newgrp",
-        "login", "xargs", "parallel", "nohup", "nice", "ionice", "chrt", "taskset", "timeout",
-        "stdbuf", "setsid", "chroot", "unshare", "nsenter", "prlimit", "flock", "time",
-        "watch", "script", "expect", "strace", "ltrace", "gdb", "valgrind", "catchsegv",
-        "eatmydata", "fakeroot", "firejail", "bwrap", "proot", "systemd-run",
-        "start-stop-daemon", "daemonize", "chpst", "ssh", "rsh", "telnet", "socat", "nc",
-        "ncat", "netcat", "screen", "tmux", "at", "batch", "crontab", "exec", "eval",
-        "command", "builtin", "xterm",
-    }
-)  # fmt: skip
-_VERSION_SUFFIX = re.compile(r"[-.]?\d+(\.\d+)*$")
-_SHELL_DIRS: Final = ("/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin")
-
-
-def program_names(path_or_name: str) -> frozenset[str]:
-    """The basename, and the basename without a version suffix (python3.11 -> python)."""
-    if len(path_or_name) <= _CACHED_NAME_LEN:
-        return _cached_program_names(path_or_name)
-    return _program_names(path_or_name)
-
-
-def _program_names(path_or_name: str) -> frozenset[str]:
-    base = os.path.basename(path_or_name)
-    if (short := _VERSION_SUFFIX.sub("", base)) and short != base:
-        return frozenset((base, short))
-    return frozenset((base,))
-
-
-# Every request asks about the same few program names several times over; long
-# strings (an argument can be 128 KiB) are not worth keeping.
-_CACHED_NAME_LEN: Final = 256
-_cached_program_names = functools.lru_cache(maxsize=1024)(_program_names)
-
-
-def _is_shell_name(path_or_name: str) -> bool:
-    return bool(program_names(path_or_name) & SHELLS)
-
-
-def _is_launcher_name(path_or_name: str) -> bool:
-    return bool(program_names(path_or_name) & LAUNCHERS)
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@dataclass
-class _KnownShells:
-    """Identity (device, inode) and content (size -> sha256) of the installed shells."""
-
-    inodes: set[tuple[int, int]] = field(default_factory=set)
-    hashes_by_size: dict[int, set[str]] = field(default_factory=dict)
-
-    @classmethod
-    def discover(cls, search_path: str) -> _KnownShells:
-        known = cls()
-        dirs = [*search_path.split(os.pathsep), *_SHELL_DIRS]
-        seen: set[str] = set()
-        for d in dirs:
-            for name in SHELLS:
-                candidate = os.path.join(d, name)
-                real = os.path.realpath(candidate)
-                if real in seen or not os.path.isfile(real):
-                    continue
-                seen.add(real)
-                st = os.stat(real)
-                known.inodes.add((st.st_dev, st.st_ino))
-                try:
-                    known.hashes_by_size.setdefault(st.st_size, set()).add(_sha256(real))
-                except OSError:
-                    continue
-        return known
-
-    def matches(self, real: str, st: os.stat_result) -> bool:
-        if (st.st_dev, st.st_ino) in self.inodes:
-            return True
-        hashes = self.hashes_by_size.get(st.st_size)
-        return hashes is not None and _sha256(real) in hashes
-
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _shebang_interpreters(path: str) -> list[str]:
-    """The interpreter of a `#!` script, and the program `env` would run, if any."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
-    except OSError:
-        return []
-    if not head.startswith(b"#!"):
-        return []
-    words = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").split()
-    if not words:
-        return []
-    out = [words[0]]
-    if program_names(words[0]) & {"env"}:
-        out += [w for w in words[1:] if not w.startswith("-") and "=" not in w][:1]
-    return out
 
 
 def _real_directory(path: Path) -> str | None:
@@ -210,16 +105,16 @@ class CommandPolicy:
                 allowed_paths.add(found)
         self.allowed_reals = frozenset(os.path.realpath(p) for p in allowed_paths)
         self.registries = RegistryPolicy(registry_allowlist)
-        self._shells: _KnownShells | None = None
+        self._shells: KnownShells | None = None
         # argv[0] name -> (path that passed, identity of the file it pointed at)
         self._verdicts: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
         self._real_roots: dict[str, str] = {}
 
     @property
-    def known_shells(self) -> _KnownShells:
+    def known_shells(self) -> KnownShells:
         """Installed shells, discovered on first use."""
         if self._shells is None:
-            self._shells = _KnownShells.discover(self.search_path)
+            self._shells = KnownShells.discover(self.search_path)
         return self._shells
 
     # -- the checks -------------------------------------------------------------------------
@@ -292,12 +187,6 @@ class CommandPolicy:
             return p if os.path.isfile(p) and os.access(p, os.X_OK) else None
         return shutil.which(arg0, path=self.search_path)
 
-    def _reject_shell(self, what: str) -> PolicyViolation:
-        return PolicyViolation(
-            ErrorCode.SHELL_ENTRYPOINT_REJECTED,
-            f"{what}: shells and launchers of arbitrary programs are not governed commands",
-        )
-
     def _in_writable_place(self, real: str) -> bool:
         if any(real.startswith(str(r) + os.sep) for r in self.writable_roots):
             return True
@@ -307,8 +196,8 @@ class CommandPolicy:
 
     def check_executable(self, arg0: str, cwd: Path) -> str:
         """Resolve argv[0] and refuse shells, launchers and anything not allowlisted."""
-        if _is_shell_name(arg0) or _is_launcher_name(arg0):
-            raise self._reject_shell(f"argv[0] {arg0!r}")
+        if is_shell_name(arg0) or is_launcher_name(arg0):
+            raise shell_rejected(f"argv[0] {arg0!r}")
         if "/" not in arg0 and (hit := self._verdicts.get(arg0)) is not None:
             checked, identity = hit
             # One stat instead of a PATH walk and a realpath: the same file behind the
@@ -331,8 +220,8 @@ class CommandPolicy:
                 ErrorCode.VALIDATION_FAILED, f"{arg0!r} was not found (PATH or path)"
             )
         real = os.path.realpath(found)
-        if _is_shell_name(real) or _is_launcher_name(real):
-            raise self._reject_shell(f"argv[0] {arg0!r} resolves to {real}")
+        if is_shell_name(real) or is_launcher_name(real):
+            raise shell_rejected(f"argv[0] {arg0!r} resolves to {real}")
         try:
             st = os.stat(real)
         except OSError as exc:
@@ -340,12 +229,12 @@ class CommandPolicy:
         if not stat.S_ISREG(st.st_mode):
             raise PolicyViolation(ErrorCode.VALIDATION_FAILED, f"{arg0!r} is not a regular file")
         if self.known_shells.matches(real, st):
-            raise self._reject_shell(f"argv[0] {arg0!r} is a shell binary under another name")
+            raise shell_rejected(f"argv[0] {arg0!r} is a shell binary under another name")
         if self._in_writable_place(real):
             # A script someone could have planted: refuse a shell interpreter behind it.
-            for interp in _shebang_interpreters(real):
-                if _is_shell_name(interp):
-                    raise self._reject_shell(f"argv[0] {arg0!r} is a {interp} script")
+            for interp in shebang_interpreters(real):
+                if is_shell_name(interp):
+                    raise shell_rejected(f"argv[0] {arg0!r} is a {interp} script")
         if real in self.allowed_reals or program_names(real) & self.allowlist:
             if "/" not in arg0 and not self._in_writable_place(real):
                 self._verdicts[arg0] = (found, _identity(st))
@@ -355,71 +244,17 @@ class CommandPolicy:
             f"{arg0!r} (resolved to {real}) is not an allowlisted program",
         )
 
-    def check_launched(self, argv: Sequence[str]) -> None:
-        """Programs started by allowlisted launchers must not be shells either."""
-        names = program_names(argv[0])
-        launched: list[str] = []
-        if names & {"uv"} and len(argv) > 1:
-            rest = list(argv[1:])
-            if rest[:1] == ["run"]:
-                launched += _first_positional(rest[1:], _UV_RUN_VALUE_FLAGS)
-            elif rest[:2] == ["tool", "run"]:
-                launched += _first_positional(rest[2:], _UV_RUN_VALUE_FLAGS)
-        elif names & {"uvx", "npx"}:
-            launched += _first_positional(argv[1:], _UV_RUN_VALUE_FLAGS)
-        elif names & {"npm", "pnpm"} and len(argv) > 2 and argv[1] in ("exec", "x", "dlx"):
-            launched += _first_positional(argv[2:], frozenset({"--package", "-p", "-c"}))
-            if "-c" in argv or any(a.startswith("--call") for a in argv):
-                raise self._reject_shell("npm exec -c runs a shell command string")
-        elif names & {"find"}:
-            for i, a in enumerate(argv):
-                if a in ("-exec", "-execdir", "-ok", "-okdir") and i + 1 < len(argv):
-                    launched.append(argv[i + 1])
-        elif names & {"git"}:
-            for a in argv[1:]:
-                if a.startswith(("--exec-path", "--upload-pack", "--receive-pack")):
-                    raise self._reject_shell(f"git {a.split('=')[0]} runs another program")
-        for prog in launched:
-            if _is_shell_name(prog) or _is_launcher_name(prog):
-                raise self._reject_shell(f"{argv[0]} would launch {prog!r}")
-
     def check(
         self, argv: object, cwd: str | None, *, default_cwd: Path, roots: Sequence[Path]
     ) -> ResolvedCommand:
         """Every check, in order; the ResolvedCommand to run or a PolicyViolation."""
         args = self.check_argv(argv)
-        if _is_shell_name(args[0]) or _is_launcher_name(args[0]):
-            raise self._reject_shell(f"argv[0] {args[0]!r}")
+        if is_shell_name(args[0]) or is_launcher_name(args[0]):
+            raise shell_rejected(f"argv[0] {args[0]!r}")
         real_cwd = self.check_cwd(cwd, default=default_cwd, roots=roots)
         # Registries before resolution: the answer to `npm --registry evil` must not
         # depend on whether npm happens to be installed.
         self.registries.check(args, real_cwd)
-        self.check_launched(args)
+        check_launched(args)
         executable = self.check_executable(args[0], real_cwd)
         return ResolvedCommand(argv=args, executable=executable, cwd=real_cwd)
-
-
-_UV_RUN_VALUE_FLAGS: Final = frozenset(
-    {
-        "--with", "--with-editable", "--with-requirements", "--from", "--python", "-p",
-        "--package", "--directory", "--project", "--env-file", "--extra", "--group",
-        "--index", "--default-index", "--index-url", "-i", "--extra-index-url",
-        "--find-links", "-f", "--module", "-m", "--script", "-s",
-        "--registry", "--cache", "--userconfig",
-    }
-)  # fmt: skip
-
-
-def _first_positional(args: Sequence[str], value_flags: frozenset[str]) -> list[str]:
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a == "--":
-            continue
-        if a.startswith("-"):
-            skip = a in value_flags
-            continue
-        return [a]
-    return []

@@ -18,12 +18,9 @@ import asyncpg
 from hive.events import EventStoreError
 from hive.sandbox.commands.live import TRANSIENT, CommandsBase, new_row
 from hive.sandbox.commands.logs import log_size
-from hive.sandbox.commands.process import (
-    disable_core_dumps,
-    process_start_ticks,
-    process_started_near,
-)
+from hive.sandbox.commands.procfs import process_start_ticks, process_started_near
 from hive.sandbox.commands.records import Finish, utcnow
+from hive.sandbox.commands.rlimits import disable_core_dumps
 
 log = logging.getLogger("hive.sandbox.commands")
 

@@ -2,7 +2,7 @@
 
 The one entry point for running a command in the sandbox, used by the HTTP
 controller and in-process by Work Runs. Everything a caller gets back is a
-CommandStatus; every refusal is a CommandError (a HiveHTTPError).
+CommandStatus; every refusal is a CommandError (hive.sandbox.commands.errors).
 
 The class is put together from one part per concern, each on `CommandsBase`
 (live.py: the shared state and status rendering):

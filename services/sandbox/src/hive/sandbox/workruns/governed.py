@@ -14,8 +14,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from hive.contracts.http import HiveHTTPError
 from hive.sandbox.backends.base import CommandOutcome
+from hive.sandbox.commands.errors import CommandError
 
 FINAL = frozenset({"exited", "cancelled", "timed_out", "failed_to_start", "lost"})
 
@@ -45,7 +45,7 @@ class GovernedCommandRunner:
             status = await self.commands.start(
                 argv, cwd=cwd, task_id=task_id, timeout_s=timeout_s, attempt_no=attempt_no
             )
-        except HiveHTTPError as exc:
+        except CommandError as exc:
             return CommandOutcome(
                 command_id="",
                 state="failed_to_start",
