@@ -49,17 +49,21 @@ export function Decision({
 }: {
   agentId: string;
   runId: string;
-  pending: PendingRequest;
+  pending: PendingRequest | null;
   shortcuts?: boolean;
 }) {
   const queryClient = useQueryClient();
   const [choice, setChoice] = useState<Choice | null>(null);
+  // The request a dialog was opened for stays on screen while the dialog is open, even
+  // when a poll says it was decided meanwhile: confirming then shows the gateway's 409.
+  const [asked, setAsked] = useState<PendingRequest | null>(null);
+  const request = choice && asked ? asked : pending;
   const decide = useMutation({
     mutationFn: ({ choice, comment, grant }: { choice: Choice; comment: string | null; grant: Grant | null }) =>
       unwrap(
         api.POST(PATHS[choice], {
           params: { path: { agent_id: agentId, run_id: runId } },
-          body: { request_id: pending.request_id, comment, ...(grant ? { grant } : {}) },
+          body: { request_id: request?.request_id ?? null, comment, ...(grant ? { grant } : {}) },
         }),
       ),
     onSuccess: async () => {
@@ -68,11 +72,13 @@ export function Decision({
     },
   });
   const ask = (c: Choice) => {
+    if (!pending) return;
     decide.reset();
+    setAsked(pending);
     setChoice(c);
   };
   useShortcuts(
-    shortcuts
+    shortcuts && pending
       ? {
           a: (e) => {
             e.preventDefault();
@@ -92,7 +98,7 @@ export function Decision({
     const form = new FormData(e.currentTarget);
     const comment = String(form.get("comment") ?? "").trim() || null;
     let grant: Grant | null = null;
-    if (choice === "approve" && pending.reason === "budget") {
+    if (choice === "approve" && request?.reason === "budget") {
       // Every field is sent: the gateway fills a missing one with its default, not zero.
       const value = (name: keyof Grant) => Math.max(0, Number(form.get(name)) || 0);
       grant = { model_calls: Math.round(value("model_calls")), tokens: Math.round(value("tokens")), wall_s: value("wall_s") };
@@ -100,31 +106,32 @@ export function Decision({
     decide.mutate({ choice, comment, grant });
   }
 
+  if (!request) return null;
   return (
-    <div className="flex flex-col gap-2 rounded-lg border border-warn bg-panel p-3" data-testid="pending-request" data-reason={pending.reason}>
+    <div className="flex flex-col gap-2 rounded-lg border border-warn bg-panel p-3" data-testid="pending-request" data-reason={request.reason}>
       <div className="flex flex-wrap items-center gap-2">
-        <span className="font-medium">{pending.reason === "budget" ? "Budget exhausted" : `Approval requested: ${pending.tool ?? "tool"}`}</span>
-        <span className="font-mono text-xs text-muted">{pending.request_id}</span>
+        <span className="font-medium">{request.reason === "budget" ? "Budget exhausted" : `Approval requested: ${request.tool ?? "tool"}`}</span>
+        <span className="font-mono text-xs text-muted">{request.request_id}</span>
       </div>
-      <p className="text-muted">{pending.why}</p>
-      {pending.arguments ? (
+      <p className="text-muted">{request.why}</p>
+      {request.arguments ? (
         <pre className="max-h-40 overflow-auto rounded bg-bg p-2 font-mono text-xs" aria-label="Tool arguments">
-          {JSON.stringify(pending.arguments, null, 2)}
+          {JSON.stringify(request.arguments, null, 2)}
         </pre>
       ) : null}
-      <div className="flex gap-2" role="group" aria-label={`Decide request ${pending.request_id}`}>
+      <div className="flex gap-2" role="group" aria-label={`Decide request ${request.request_id}`}>
         <Button variant="primary" onClick={() => ask("approve")} aria-keyshortcuts={shortcuts ? "a" : undefined}>
-          {pending.reason === "budget" ? "Grant" : "Approve"}
+          {request.reason === "budget" ? "Grant" : "Approve"}
         </Button>
         <Button variant="danger" onClick={() => ask("decline")} aria-keyshortcuts={shortcuts ? "d" : undefined}>
           Decline
         </Button>
       </div>
-      <Dialog open={choice !== null} onClose={() => setChoice(null)} title={choice === "approve" ? `Approve ${pending.request_id}?` : `Decline ${pending.request_id}?`}>
+      <Dialog open={choice !== null} onClose={() => setChoice(null)} title={choice === "approve" ? `Approve ${request.request_id}?` : `Decline ${request.request_id}?`}>
         {choice ? (
           <form onSubmit={confirm} className="flex flex-col gap-3">
-            <p>{question(choice, pending)}</p>
-            {choice === "approve" && pending.reason === "budget" ? (
+            <p>{question(choice, request)}</p>
+            {choice === "approve" && request.reason === "budget" ? (
               <fieldset className="grid grid-cols-3 gap-2">
                 <legend className="mb-1 text-muted">Grant (added to the run&apos;s limits)</legend>
                 {GRANT_FIELDS.map(([name, label, initial]) => (

@@ -88,7 +88,7 @@ export default function AgentRunPage() {
         ) : null}
       </div>
       <ProblemAlert error={run.error ?? events.error} />
-      {r?.pending ? <Decision agentId={agentId} runId={runId} pending={r.pending} shortcuts /> : null}
+      <Decision agentId={agentId} runId={runId} pending={r?.pending ?? null} shortcuts />
       {r?.output ? (
         <section aria-label="Output" className="rounded-lg border border-line bg-panel p-3">
           <h2 className="mb-1 font-medium">Output</h2>
