@@ -91,7 +91,7 @@ async function mouseFlow(page) {
   await problem.waitFor();
   assert((await problem.textContent()).includes("HTTP 409"), `problem: ${await problem.textContent()}`);
   await shot(page, "04-problem");
-  await page.getByRole("button", { name: "Back" }).click();
+  await page.getByRole("button", { name: "Back", exact: true }).click();
   await page.getByRole("link", { name: agentId }).click();
   await page.waitForURL(new RegExp(`/agents/${agentId}$`));
 

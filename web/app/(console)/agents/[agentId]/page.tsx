@@ -132,7 +132,7 @@ export default function AgentPage() {
       <ProblemAlert error={agent.error} />
       {a ? <Health agent={a} /> : null}
       <section aria-label="Pending requests" className="flex flex-col gap-2">
-        <h2 className="font-medium">Pending requests ({waiting.length})</h2>
+        <h2 className="font-medium">Pending requests</h2>
         {waiting.length ? (
           <ul className="flex flex-col gap-3">
             {waiting.map((r) => (
