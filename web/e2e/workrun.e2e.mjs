@@ -189,6 +189,19 @@ async function mouseFlow(page) {
   const row = page.locator("tr", { has: page.getByRole("link", { name: taskId }) });
   await row.locator('[data-state="applied"]').waitFor();
   await row.getByRole("cell", { name: "admin", exact: true }).waitFor();
+
+  step("the table's filters run on the gateway (state, id), and it pages there");
+  const listed = [];
+  page.on("request", (r) => {
+    if (/\/api\/projects\/[^/]+\/dev-tasks\?/.test(r.url())) listed.push(new URL(r.url()).searchParams);
+  });
+  await page.getByLabel("Work Run id contains").fill(taskId.slice(-8));
+  await page.waitForFunction(() => document.querySelectorAll('tbody[data-list="work-runs"] tr[data-index]').length === 1);
+  await page.getByLabel("State").selectOption("failed");
+  await page.getByText("No Work Runs in state failed.").waitFor();
+  const asked = listed.at(-1);
+  assert(asked?.get("state") === "failed" && asked?.get("task_id_contains") === taskId.slice(-8), `query: ${asked}`);
+  assert(asked?.get("offset") === "0" && asked?.get("limit") === "26", `paging: ${asked}`);
   await page.goBack();
   await page.getByTestId("work-run-state").waitFor();
 
