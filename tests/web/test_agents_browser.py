@@ -1,5 +1,6 @@
 """The agent screens end to end in headless Chromium: a run that stops for an operator's
-approval, approved from the UI (mouse pass, then keyboard-only pass).
+approval, approved from the UI (mouse pass, then keyboard-only pass), and a run stopped
+on its exhausted budget, granted more from the UI.
 
 The stack is real (embedded PostgreSQL, sandbox, gateway with agents in its `local` pool,
 the standalone dashboard); the agent's model is the scripted OpenAI-compatible server
@@ -171,5 +172,43 @@ def test_an_agent_run_is_approved_with_the_keyboard_only(
         done = operator.get(f"/api/agents/{agent_id}/runs/{run['run_id']}").json()
         assert done["status"] == "completed" and done["output"] == "done by keyboard"
         assert len(_work_runs(operator, project["project_id"])) == 1
+    finally:
+        operator.delete(f"/api/agents/{agent_id}")
+
+
+@pytest.mark.timeout(300)
+def test_an_exhausted_budget_is_granted_in_the_browser(
+    dashboard: DashboardServer,
+    web_gateway: GatewayServer,
+    operator: httpx.Client,
+    model: ScriptedModelServer,
+    tmp_path: Path,
+) -> None:
+    project = _project(operator, workspace(tmp_path / "ws"))
+    agent_id = f"budget-{uuid.uuid4().hex[:8]}"
+    r = operator.post(
+        "/api/agents",
+        json={
+            "agent_id": agent_id,
+            "project_id": project["project_id"],
+            "role": "keeper",
+            "model": MODEL,
+            "budget": {"model_calls": 1},
+        },
+    )
+    assert r.status_code == 201, r.text
+    try:
+        wait_ready(operator, agent_id)
+        model.script(FunctionCall("remember", {"note": "budget test"}), Message("finished"))
+        run = operator.post(f"/api/agents/{agent_id}/run", json={"input": "go"}).json()
+        assert run["status"] == "awaiting_input" and run["pending"]["reason"] == "budget", run
+        _run("grant", dashboard, web_gateway, AGENT_ID=agent_id, RUN_ID=run["run_id"])
+        decided = [
+            e["payload"]
+            for e in _events(operator, agent_id, run["run_id"])
+            if e["event_type"] == "AgentApprovalDecided"
+        ]
+        assert [(d["decided_by"], d["grant"]["model_calls"]) for d in decided] == [("admin", 1)]
+        assert len(model.model_requests()) == 2
     finally:
         operator.delete(f"/api/agents/{agent_id}")

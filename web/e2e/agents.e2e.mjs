@@ -6,8 +6,9 @@
 //
 // Env: DASHBOARD_URL, HIVE_ADMIN_PASSWORD, ARTIFACT_DIR, CHROMIUM, AGENT_SCENARIO =
 // "mouse" (create the agent, start a run, approve it; a stale decision shows its
-// problem+json) | "keyboard" (an agent with a run waiting already: j/k, Enter, a, Enter),
-// AGENT_ID, PROJECT_NAME and MODEL (mouse), AGENT_ID (keyboard).
+// problem+json) | "keyboard" (an agent with a run waiting already: j/k, Enter, a, Enter)
+// | "grant" (a run stopped on its exhausted budget gets one model call more),
+// AGENT_ID, PROJECT_NAME and MODEL (mouse), RUN_ID (grant).
 import { assert, inBrowser, logIn, mustEnv, recorder, runMain, waitText } from "./harness.mjs";
 
 const base = mustEnv("DASHBOARD_URL");
@@ -119,6 +120,30 @@ async function mouseFlow(page) {
   await shot(page, "06-agent-dark");
 }
 
+async function grantFlow(page) {
+  const runId = mustEnv("RUN_ID");
+  step("log in; open the run stopped on its exhausted budget");
+  await logIn(page, base, password);
+  await page.goto(`${base}/agents/${agentId}/runs/${runId}`);
+  await waitText(page, "agent-run-status", "awaiting_input");
+  const pending = page.getByTestId("pending-request");
+  assert((await pending.getAttribute("data-reason")) === "budget", "a budget request");
+  assert((await page.locator('[data-budget="model_calls"]').textContent()) === "Model calls11", "1 of 1 model calls used");
+  await page.getByRole("region", { name: "Notes" }).getByText("budget test", { exact: true }).waitFor(); // noted before it stopped
+
+  step("grant one model call (confirmed)");
+  await pending.getByRole("button", { name: "Grant" }).click();
+  const dialog = page.getByRole("dialog");
+  assert((await dialog.getByLabel("Tokens").inputValue()) === "200000", "the grant starts as one default budget");
+  await dialog.getByLabel("Model calls").fill("1");
+  await dialog.getByRole("button", { name: "Confirm approve" }).click();
+  await waitText(page, "agent-run-status", "completed");
+  await waitText(page, "agent-run-output", "finished");
+  await page.waitForFunction(() => document.querySelector('[data-budget="model_calls"]')?.textContent === "Model calls22");
+  await page.getByRole("list", { name: "Grants" }).getByText("granted by admin: model_calls +1, tokens +200000, wall_s +900").waitFor();
+  await shot(page, "granted");
+}
+
 /** Press `key` until the focused element's text contains `text` (j/k through a list). */
 async function moveTo(page, key, text, max = 50) {
   for (let i = 0; i < max; i++) {
@@ -174,4 +199,5 @@ async function keyboardFlow(page) {
   await shot(page, "approved");
 }
 
-runMain(() => inBrowser(base, { step, shot }, scenario === "keyboard" ? keyboardFlow : mouseFlow));
+const FLOWS = { mouse: mouseFlow, keyboard: keyboardFlow, grant: grantFlow };
+runMain(() => inBrowser(base, { step, shot }, FLOWS[scenario]));

@@ -26,7 +26,7 @@ function Health({ agent }: { agent: AgentView }) {
         </p>
       ) : null}
       <dl className="grid grid-cols-[12rem_1fr] gap-x-4 gap-y-1 text-sm">
-        <dt className="text-muted">status</dt>
+        <dt className="text-muted">agent status</dt>
         <dd>
           <StateBadge state={agent.status} />
         </dd>
