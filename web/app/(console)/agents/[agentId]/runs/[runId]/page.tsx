@@ -17,9 +17,9 @@ function Budget({ lines, grants }: ReturnType<typeof runBudget>) {
       <table className="w-full text-left text-sm">
         <thead className="text-muted">
           <tr>
-            <th className="font-medium">Limit</th>
-            <th className="font-medium">Used</th>
             <th className="font-medium">Of</th>
+            <th className="font-medium">Used</th>
+            <th className="font-medium">Limit</th>
           </tr>
         </thead>
         <tbody>
