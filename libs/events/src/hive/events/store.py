@@ -20,6 +20,7 @@ transactions short.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -110,7 +111,8 @@ class RecordedEvent:
             event_type=self.event_type,
             schema_version=self.schema_version,
             recorded_at=self.recorded_at,
-            payload=msgspec.json.decode(self.payload),
+            # json, as the sandbox always read it (it also takes what msgspec refuses, NaN)
+            payload=json.loads(self.payload),
         )
 
 
