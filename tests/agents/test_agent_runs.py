@@ -113,6 +113,19 @@ def test_operator_approval_stops_the_run_until_approved(
     done = wait_run(operator, agent["agent_id"], run["run_id"], lambda d: d["status"] != "running")
     assert done["status"] == "completed" and done["output"] == "done after approval"
     assert len(_tasks(operator, project["project_id"])) == 1
+    # The run's stream, as the dashboard draws it (operator session; `after` pages).
+    events_url = f"/api/agents/{agent['agent_id']}/runs/{run['run_id']}/events"
+    events = operator.get(events_url).json()
+    types = [e["event_type"] for e in events]
+    assert types[0] == "AgentRunStarted" and types[-1] == "AgentRunFinished", types
+    assert "AgentApprovalRequested" in types and "AgentApprovalDecided" in types
+    assert [e["stream_version"] for e in events] == list(range(1, len(events) + 1))
+    decided = events[types.index("AgentApprovalDecided")]["payload"]
+    assert decided["approved"] is True and decided["decided_by"] == "admin"
+    assert operator.get(events_url, params={"after": len(events) - 1}).json() == events[-1:]
+    assert (
+        operator.get(f"/api/agents/{agent['agent_id']}/runs/no-such-run/events").status_code == 404
+    )
 
 
 def test_a_declined_tool_call_is_answered_to_the_model_and_never_runs(

@@ -313,3 +313,27 @@ def test_a_project_created_without_a_path_runs_its_first_work_run(admin: httpx.C
     final = _wait(admin, pid, task_id, lambda s: s["state"] in ("applied", "apply_failed"))
     assert final["state"] == "applied", final
     assert (Path(project["workspace_path"]) / "hello.py").read_text() == "print('hi')\n"
+
+
+def test_the_list_pages_by_offset_and_filters_by_task_id(
+    admin: httpx.Client, other_project: dict[str, str]
+) -> None:
+    pid = other_project["project_id"]
+    made = [_create(admin, pid)["task_id"] for _ in range(3)]
+    for task_id in made:  # settled: a moving task would reorder the pages
+        _wait(admin, pid, task_id, lambda s: s["state"] not in ("queued", "running"))
+    url = f"/api/projects/{pid}/dev-tasks"
+    whole = [t["task_id"] for t in admin.get(url).json()]
+    assert sorted(whole) == sorted(made)
+    pages = [
+        [t["task_id"] for t in admin.get(url, params={"limit": 2, "offset": o}).json()]
+        for o in (0, 2, 4)
+    ]
+    assert pages == [whole[:2], whole[2:], []]
+    one = made[1]
+    found = admin.get(url, params={"task_id_contains": one[-6:]}).json()
+    assert [t["task_id"] for t in found] == [one]
+    # LIKE wildcards are matched literally, not as patterns.
+    assert admin.get(url, params={"task_id_contains": "%"}).json() == []
+    r = admin.get(url, params={"offset": -1})
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"

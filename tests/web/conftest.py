@@ -1,7 +1,9 @@
 """Fixtures of the dashboard tests: a real sandbox, gateway and dashboard on loopback.
 
 The sandbox runs Work Runs with the `deterministic_proof` backend (no model, no double);
-the dashboard is the standalone Next.js build (`node web/.next/standalone/server.js`),
+the gateway runs agents in its `local` pool, their model being the scripted
+OpenAI-compatible server (tests/support/scripted_model.py, the one test double); the
+dashboard is the standalone Next.js build (`node web/.next/standalone/server.js`),
 reaching the gateway only through HIVE_GATEWAY_INTERNAL_URL.
 """
 
@@ -16,10 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.agents.conftest import MODEL, start_gateway
 from tests.support.dashboard_server import WEB, DashboardServer
 from tests.support.databases import migrated_database
 from tests.support.gateway_server import GatewayServer
 from tests.support.sandbox_server import SandboxServer
+from tests.support.scripted_model import ScriptedModelServer
 
 
 def node_tool(name: str) -> Path:
@@ -70,12 +74,22 @@ def web_sandbox(
 
 
 @pytest.fixture(scope="session")
+def web_model() -> Iterator[ScriptedModelServer]:
+    """The agents' model: the scripted OpenAI-compatible server (the one test double)."""
+    with ScriptedModelServer(models=(MODEL,)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def web_gateway(
-    database_url: str, web_sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    web_sandbox: SandboxServer,
+    web_model: ScriptedModelServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GatewayServer]:
-    """The gateway behind the dashboard."""
-    server = GatewayServer.start(
-        database_url, tmp=tmp_path_factory.mktemp("web-gateway"), sandbox_url=web_sandbox.url
+    """The gateway behind the dashboard (agents in its `local` pool)."""
+    server = start_gateway(
+        database_url, web_sandbox, web_model, tmp_path_factory.mktemp("web-gateway"), "local"
     )
     yield server
     server.stop()

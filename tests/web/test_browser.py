@@ -19,7 +19,7 @@ from tests.web.conftest import login, run_node, workspace
 ARTIFACTS = WEB / "e2e-artifacts"
 
 
-def _chromium() -> str:
+def chromium_path() -> str:
     path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     assert os.access(path, os.X_OK), f"{path} missing: scripts/install-tools.sh installs chromium"
     return path
@@ -33,7 +33,7 @@ def _run(scenario: str, dashboard: DashboardServer, gateway: GatewayServer, ws: 
             "HIVE_ADMIN_PASSWORD": gateway.admin_password,
             "WORKSPACE_PATH": str(ws),
             "ARTIFACT_DIR": str(ARTIFACTS),
-            "CHROMIUM": _chromium(),
+            "CHROMIUM": chromium_path(),
             "E2E_SCENARIO": scenario,
         },
         timeout_s=280,

@@ -14,6 +14,7 @@ export const SHORTCUTS: ReadonlyArray<[string, string]> = [
   ["n / p", "diff: next / previous file"],
   ["a", "Work Run: approve (asks to confirm)"],
   ["r", "Work Run: resume (asks to confirm)"],
+  ["a / d", "agent run: approve / decline its open request (asks to confirm)"],
   ["t", "light / dark theme"],
 ];
 

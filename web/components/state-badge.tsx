@@ -9,6 +9,18 @@ const TONES: Record<string, string> = {
   rejected: "text-danger border-danger",
   failed: "text-danger border-danger",
   cancelled: "text-muted border-line",
+  // agents and their runs
+  awaiting_input: "text-warn border-warn",
+  completed: "text-ok border-ok",
+  ready: "text-ok border-ok",
+  starting: "text-muted border-line",
+  stopped: "text-muted border-line",
+  silent: "text-danger bg-del border-danger font-semibold",
+  // schedule firings
+  fired: "text-ok border-ok",
+  skipped: "text-muted border-line",
+  missed: "text-danger border-danger",
+  paused: "text-warn border-warn",
 };
 
 export function StateBadge({ state }: { state: string }) {

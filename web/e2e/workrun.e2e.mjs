@@ -5,17 +5,14 @@
 // Env: DASHBOARD_URL, HIVE_ADMIN_PASSWORD, WORKSPACE_PATH (a project workspace with
 // README.md = "hello\n"), ARTIFACT_DIR (screenshots), CHROMIUM (default /usr/bin/chromium),
 // E2E_SCENARIO = "mouse" | "keyboard".
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { chromium } from "playwright-core";
-import { CHROMIUM_FLAGS } from "./flags.mjs";
+import { assert, inBrowser, mustEnv, recorder, runMain, TIMEOUT } from "./harness.mjs";
 
 const base = mustEnv("DASHBOARD_URL");
 const password = mustEnv("HIVE_ADMIN_PASSWORD");
 const workspace = mustEnv("WORKSPACE_PATH");
 const artifacts = mustEnv("ARTIFACT_DIR");
 const scenario = process.env.E2E_SCENARIO ?? "mouse";
-const TIMEOUT = 60_000;
+const { step, shot } = recorder(artifacts, scenario);
 
 // Attempt 1 fails on purpose after five durable checkpoints (the sleeps let them arrive
 // while the page watches); attempt 2 resumes after the last one and proposes the patch.
@@ -32,21 +29,6 @@ export const PLAN = JSON.stringify({
   ],
 });
 
-function mustEnv(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-}
-
-function step(name) {
-  console.log(`[e2e ${scenario}] ${name}`);
-}
-
-async function shot(page, name) {
-  mkdirSync(artifacts, { recursive: true });
-  await page.screenshot({ path: path.join(artifacts, `${scenario}-${name}.png`), fullPage: true });
-}
-
 async function state(page) {
   return (await page.getByTestId("work-run-state").textContent())?.trim() ?? "";
 }
@@ -59,10 +41,6 @@ async function waitState(page, wanted) {
   ).catch(async (err) => {
     throw new Error(`state never became ${wanted} (is ${await state(page)}): ${err.message}`);
   });
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(`assertion failed: ${message}`);
 }
 
 /** Counts of checkpoint marks seen over time on one page load (proves live updates). */
@@ -79,34 +57,7 @@ async function watchCheckpoints(page, untilState) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_FLAGS,
-  });
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  const foreign = [];
-  const origin = new URL(base).origin;
-  page.on("request", (r) => {
-    const u = new URL(r.url());
-    if (u.protocol.startsWith("http") && u.origin !== origin) foreign.push(r.url());
-  });
-  const consoleErrors = [];
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  try {
-    if (scenario === "keyboard") await keyboardFlow(page);
-    else await mouseFlow(page);
-    assert(foreign.length === 0, `requests left the dashboard's origin: ${foreign.join(", ")}`);
-    assert(consoleErrors.length === 0, `page errors: ${consoleErrors.join("; ")}`);
-    step("passed");
-  } catch (err) {
-    await shot(page, "failure").catch(() => {});
-    throw err;
-  } finally {
-    await browser.close();
-  }
+  await inBrowser(base, { step, shot }, (page) => (scenario === "keyboard" ? keyboardFlow(page) : mouseFlow(page)));
 }
 
 async function mouseFlow(page) {
@@ -238,6 +189,19 @@ async function mouseFlow(page) {
   const row = page.locator("tr", { has: page.getByRole("link", { name: taskId }) });
   await row.locator('[data-state="applied"]').waitFor();
   await row.getByRole("cell", { name: "admin", exact: true }).waitFor();
+
+  step("the table's filters run on the gateway (state, id), and it pages there");
+  const listed = [];
+  page.on("request", (r) => {
+    if (/\/api\/projects\/[^/]+\/dev-tasks\?/.test(r.url())) listed.push(new URL(r.url()).searchParams);
+  });
+  await page.getByLabel("Work Run id contains").fill(taskId.slice(-8));
+  await page.waitForFunction(() => document.querySelectorAll('tbody[data-list="work-runs"] tr[data-index]').length === 1);
+  await page.getByLabel("State").selectOption("failed");
+  await page.getByText("No Work Runs in state failed.").waitFor();
+  const asked = listed.at(-1);
+  assert(asked?.get("state") === "failed" && asked?.get("task_id_contains") === taskId.slice(-8), `query: ${asked}`);
+  assert(asked?.get("offset") === "0" && asked?.get("limit") === "26", `paging: ${asked}`);
   await page.goBack();
   await page.getByTestId("work-run-state").waitFor();
 
@@ -323,7 +287,4 @@ async function keyboardFlow(page) {
   await shot(page, "applied");
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.stack : err);
-  process.exit(1);
-});
+runMain(main);

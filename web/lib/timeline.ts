@@ -26,6 +26,14 @@ export type MarkKind =
   | "stale"
   | "requeued"
   | "cancelled"
+  // agent runs (lib/agent-run.ts)
+  | "run"
+  | "model"
+  | "tool"
+  | "request"
+  | "decision"
+  | "note"
+  | "finished"
   | "other";
 
 export interface TimelineMark {
@@ -35,6 +43,8 @@ export interface TimelineMark {
   kind: MarkKind;
   /** Attempt lane, or null for the task lane. */
   attemptNo: number | null;
+  /** The lane's short name in the event list when it is not an attempt (agent runs). */
+  laneLabel?: string;
   at: number;
   label: string;
   failure: boolean;

@@ -35,8 +35,11 @@ export default function ConsoleLayout({ children }: { children: ReactNode }) {
           OpenHive
         </Link>
         <nav aria-label="Main" className="flex gap-3 text-muted">
-          <Link href="/projects" className="hover:text-fg">
+          <Link href="/projects" className="hover:text-fg" aria-current={pathname.startsWith("/projects") ? "page" : undefined}>
             Projects
+          </Link>
+          <Link href="/agents" className="hover:text-fg" aria-current={pathname.startsWith("/agents") ? "page" : undefined}>
+            Agents
           </Link>
         </nav>
         <div className="ml-auto flex items-center gap-2">

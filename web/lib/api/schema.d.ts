@@ -176,6 +176,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agents/{agent_id}/runs/{run_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * RunEvents
+         * @description The run's event stream after version `after` (model calls, tools, approvals).
+         */
+        get: operations["ApiAgentsAgentIdRunsRunIdEventsRunEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agents/{agent_id}/runs/{run_id}/resume": {
         parameters: {
             query?: never;
@@ -477,7 +497,7 @@ export interface paths {
         };
         /**
          * ListDevTasks
-         * @description This project's Work Runs.
+         * @description This project's Work Runs, most recently updated first; `limit` + `offset` page them.
          */
         get: operations["ApiProjectsProjectIdDevTasksListDevTasks"];
         put?: never;
@@ -2413,6 +2433,86 @@ export interface operations {
             };
         };
     };
+    ApiAgentsAgentIdRunsRunIdEventsRunEvents: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                agent_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredEvent"][];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated (or the token is expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated but not allowed (CSRF token, token scope) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not in this project) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The gateway is still starting */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiAgentsAgentIdRunsRunIdResumeResumeRun: {
         parameters: {
             query?: never;
@@ -3843,6 +3943,10 @@ export interface operations {
             query?: {
                 state?: string | null;
                 limit?: number;
+                /** @description Rows to skip (paging, newest first). */
+                offset?: number;
+                /** @description Only Work Runs whose id contains this. */
+                task_id_contains?: string | null;
             };
             header?: never;
             path: {

@@ -20,6 +20,7 @@ transactions short.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from typing import Any, Final, Literal
 import asyncpg
 import msgspec
 
+from hive.contracts.api import StoredEvent
 from hive.contracts.events import (
     EVENT_TYPES,
     Event,
@@ -99,6 +101,19 @@ class RecordedEvent:
     def decode(self) -> WorkRunEvent:
         """The typed event (upcast when stored with an older schema)."""
         return decode_event(self.event_type, self.schema_version, self.payload)
+
+    def stored(self) -> StoredEvent:
+        """The events APIs' view of it (Work Run and agent run streams alike)."""
+        return StoredEvent(
+            stream_version=self.stream_version,
+            global_position=self.global_position,
+            event_id=str(self.event_id),
+            event_type=self.event_type,
+            schema_version=self.schema_version,
+            recorded_at=self.recorded_at,
+            # json, as the sandbox always read it (it also takes what msgspec refuses, NaN)
+            payload=json.loads(self.payload),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
+from litestar.params import Parameter
 
 from hive.contracts.agents import (
     AgentCreate,
@@ -15,7 +16,9 @@ from hive.contracts.agents import (
     RunRequest,
     RunResult,
 )
+from hive.contracts.api import StoredEvent
 from hive.gateway.agents.feature import agents_of
+from hive.gateway.dev_tasks.controller import MAX_BIGINT
 from hive.gateway.operators.guards import current_operator
 from hive.gateway.platform.identifiers import check_id
 from hive.gateway.platform.openapi_problems import SESSION_PROBLEMS, problems
@@ -77,6 +80,20 @@ class AgentsController(Controller):
         """A run folded from its stream (status, output, the open request if any)."""
         return await agents_of(request).get_run(
             check_id(agent_id, "agent"), check_id(run_id, "run")
+        )
+
+    @get("/{agent_id:str}/runs/{run_id:str}/events", responses=problems(*SESSION_PROBLEMS, 404))
+    async def run_events(
+        self,
+        request: Request[Any, Any, Any],
+        agent_id: str,
+        run_id: str,
+        after: int = Parameter(default=0, ge=0, le=MAX_BIGINT),
+        limit: int = Parameter(default=1000, ge=1, le=10_000),
+    ) -> list[StoredEvent]:
+        """The run's event stream after version `after` (model calls, tools, approvals)."""
+        return await agents_of(request).run_events(
+            check_id(agent_id, "agent"), check_id(run_id, "run"), after=after, limit=limit
         )
 
     @post("/{agent_id:str}/runs/{run_id:str}/resume", status_code=200, responses=RUN_PROBLEMS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hive.agentruntime import StaleAppend, run_stream
+from hive.contracts.api import StoredEvent
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import (
     AGENT_RUN_EVENTS,
@@ -63,6 +64,11 @@ class AgentRunJournal:
     async def read(self, run_id: str) -> list[Event]:
         """The run's events in order."""
         return [r.decode() for r in await self.store.read_stream(run_stream(run_id))]
+
+    async def stored(self, run_id: str, *, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """The run's events after version `after`, as the events APIs show them."""
+        records = await self.store.read_stream(run_stream(run_id), after_version=after, limit=limit)
+        return [r.stored() for r in records]
 
     async def append(
         self,

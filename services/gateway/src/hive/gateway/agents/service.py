@@ -29,6 +29,7 @@ from hive.contracts.agents import (
     RunRequest,
     RunResult,
 )
+from hive.contracts.api import StoredEvent
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import AgentApprovalDecided, AgentRunFinished, Event
 from hive.contracts.problems import HiveError
@@ -230,6 +231,16 @@ class AgentService:
         if row is None or row.agent_id != agent_id:
             raise NotFound("run not found")
         return fold(await self.journal.read(run_id)).result()
+
+    async def run_events(
+        self, agent_id: str, run_id: str, *, after: int, limit: int
+    ) -> list[StoredEvent]:
+        """A run's stream (what the dashboard draws as the run's timeline)."""
+        await self.require(agent_id)
+        row = await self.registry.run(run_id)
+        if row is None or row.agent_id != agent_id:
+            raise NotFound("run not found")
+        return await self.journal.stored(run_id, after=after, limit=limit)
 
     async def list_runs(self, agent_id: str, status: str | None) -> list[dict[str, Any]]:
         """The agent's runs from the index."""

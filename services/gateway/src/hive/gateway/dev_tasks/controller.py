@@ -162,10 +162,19 @@ async def list_dev_tasks(
     projects: ProjectRepository,
     task_state: Annotated[str | None, QueryParameter(name="state")] = None,
     limit: int = Parameter(default=200, ge=1, le=1000),
+    offset: int = Parameter(
+        default=0, ge=0, le=MAX_BIGINT, description="Rows to skip (paging, newest first)."
+    ),
+    task_id_contains: str | None = Parameter(
+        default=None, max_length=200, description="Only Work Runs whose id contains this."
+    ),
 ) -> Response[list[DevTaskStatus]]:
-    """This project's Work Runs."""
+    """This project's Work Runs, most recently updated first; `limit` + `offset` page them."""
     await project_or_404(projects, project_id)
-    return _reply(request, await facade.list(project_id, _params(state=task_state, limit=limit)))
+    params = _params(
+        state=task_state, limit=limit, offset=offset or None, task_id_contains=task_id_contains
+    )
+    return _reply(request, await facade.list(project_id, params))
 
 
 @get(TASK, responses=TASK_PROBLEMS)

@@ -125,11 +125,18 @@ class DevTaskController(Controller):
         project_id: str | None = None,
         task_state: str | None = Parameter(query="state", default=None),
         limit: int = Parameter(default=200, ge=1, le=1000),
+        offset: int = Parameter(default=0, ge=0, le=MAX_VERSION),
+        task_id_contains: str | None = Parameter(default=None, max_length=200),
     ) -> list[DevTaskStatus]:
-        """Work Runs from the read model, newest first (filters `project_id`, `state`)."""
+        """Work Runs from the read model, newest first (filters `project_id`, `state`,
+        `task_id_contains`; `offset` pages)."""
         _internal_only(request)
         return await _service(request).list_tasks(
-            project_id=project_id, state=task_state, limit=limit
+            project_id=project_id,
+            state=task_state,
+            limit=limit,
+            offset=offset,
+            task_id_contains=task_id_contains,
         )
 
     @get("/{task_id:str}")

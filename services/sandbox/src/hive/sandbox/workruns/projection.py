@@ -129,15 +129,33 @@ class WorkRunRepository:
         return state
 
     async def list(
-        self, *, project_id: str | None = None, state: str | None = None, limit: int = 200
+        self,
+        *,
+        project_id: str | None = None,
+        state: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        task_id_contains: str | None = None,
     ) -> list[WorkRunState]:
-        """Read-model rows, newest first (eventually consistent with the streams)."""
+        """Read-model rows, newest first (eventually consistent with the streams).
+
+        `offset` pages (task_id breaks ties so a page boundary is deterministic);
+        `task_id_contains` matches literally (LIKE wildcards in it are escaped).
+        """
+        pattern = None
+        if task_id_contains:
+            escaped = task_id_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
         async with self.store.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT data FROM work_runs WHERE ($1::text IS NULL OR project_id = $1) "
-                "AND ($2::text IS NULL OR state = $2) ORDER BY updated_at DESC LIMIT $3",
+                "AND ($2::text IS NULL OR state = $2) "
+                "AND ($5::text IS NULL OR task_id LIKE $5) "
+                "ORDER BY updated_at DESC, task_id LIMIT $3 OFFSET $4",
                 project_id,
                 state,
                 limit,
+                offset,
+                pattern,
             )
         return [decode_state(r["data"]) for r in rows]

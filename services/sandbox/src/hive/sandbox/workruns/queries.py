@@ -6,8 +6,6 @@ lists come from the `work_runs` read model, caught up on demand.
 
 from __future__ import annotations
 
-import json
-
 from hive.contracts.api import DevTaskStatus, StoredEvent
 from hive.events import RecordedEvent
 from hive.sandbox.workruns.blobs import StoredArtifact
@@ -24,11 +22,23 @@ class Queries(WorkRunBase):
         return await self.status_of(await self.load(task_id))
 
     async def list_tasks(
-        self, *, project_id: str | None = None, state: str | None = None, limit: int = 200
+        self,
+        *,
+        project_id: str | None = None,
+        state: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        task_id_contains: str | None = None,
     ) -> list[DevTaskStatus]:
         """GET /dev-tasks from the read model (caught up first)."""
         await self.projections.catch_up(self.projection)
-        states = await self.repo.list(project_id=project_id, state=state, limit=limit)
+        states = await self.repo.list(
+            project_id=project_id,
+            state=state,
+            limit=limit,
+            offset=offset,
+            task_id_contains=task_id_contains,
+        )
         leases = await self.leases.get_many([s.task_id for s in states])
         return [await self.status_of(s, leases.get(s.task_id)) for s in states]
 
@@ -62,12 +72,4 @@ class Queries(WorkRunBase):
 
 def stored_event(r: RecordedEvent) -> StoredEvent:
     """The events API's view of one stored event."""
-    return StoredEvent(
-        stream_version=r.stream_version,
-        global_position=r.global_position,
-        event_id=str(r.event_id),
-        event_type=r.event_type,
-        schema_version=r.schema_version,
-        recorded_at=r.recorded_at,
-        payload=json.loads(r.payload),
-    )
+    return r.stored()

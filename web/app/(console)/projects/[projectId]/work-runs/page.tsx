@@ -15,7 +15,6 @@ import { ApprovedBy } from "./approved-by";
 const STATES = ["queued", "running", "stale", "awaiting_review", "approved", "applied", "apply_failed", "rejected", "failed", "cancelled"] as const;
 type State = (typeof STATES)[number];
 const PAGE_SIZE = 25;
-const MAX_LIMIT = 1000; // the gateway's limit bound
 
 export default function WorkRunsPage() {
   const { projectId } = useParams<{ projectId: string }>();
@@ -23,14 +22,23 @@ export default function WorkRunsPage() {
   const [state, setState] = useState<State | "">("");
   const [page, setPage] = useState(0);
   const [text, setText] = useState("");
-  // The list API pages by `limit` (newest first): ask for one row past this page to know if there is a next.
-  const limit = Math.min(MAX_LIMIT, (page + 1) * PAGE_SIZE + 1);
+  const needle = text.trim();
+  // The gateway pages (limit + offset, most recently updated first) and filters; one row
+  // past the page says whether there is a next one.
   const runs = useQuery({
-    queryKey: ["work-runs", projectId, state, limit],
+    queryKey: ["work-runs", projectId, state, needle, page],
     queryFn: () =>
       unwrap(
         api.GET("/api/projects/{project_id}/dev-tasks", {
-          params: { path: { project_id: projectId }, query: { limit, ...(state ? { state } : {}) } },
+          params: {
+            path: { project_id: projectId },
+            query: {
+              limit: PAGE_SIZE + 1,
+              offset: page * PAGE_SIZE,
+              ...(state ? { state } : {}),
+              ...(needle ? { task_id_contains: needle } : {}),
+            },
+          },
         }),
       ),
     placeholderData: keepPreviousData,
@@ -40,10 +48,8 @@ export default function WorkRunsPage() {
     queryKey: ["project", projectId],
     queryFn: () => unwrap(api.GET("/api/projects/{project_id}", { params: { path: { project_id: projectId } } })),
   });
-  const needle = text.trim().toLowerCase();
-  const all = (runs.data ?? []).filter((r) => !needle || r.task_id.toLowerCase().includes(needle) || r.instructions.toLowerCase().includes(needle));
-  const rows = all.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
-  const hasNext = all.length > (page + 1) * PAGE_SIZE;
+  const rows = (runs.data ?? []).slice(0, PAGE_SIZE);
+  const hasNext = (runs.data ?? []).length > PAGE_SIZE;
   const href = (taskId: string) => `/projects/${encodeURIComponent(projectId)}/work-runs/${encodeURIComponent(taskId)}`;
   const open = useCallback((i: number) => {
     const r = rows[i];
@@ -81,8 +87,8 @@ export default function WorkRunsPage() {
           </select>
         </label>
         <label className="flex flex-col gap-1">
-          Filter
-          <input value={text} onChange={(e) => { setText(e.target.value); setPage(0); }} placeholder="task id or instructions" className="rounded-md border border-line bg-panel px-2 py-1.5" />
+          Work Run id contains
+          <input value={text} onChange={(e) => { setText(e.target.value); setPage(0); }} placeholder="part of a Work Run id" className="rounded-md border border-line bg-panel px-2 py-1.5" />
         </label>
       </div>
       <ProblemAlert error={runs.error} />

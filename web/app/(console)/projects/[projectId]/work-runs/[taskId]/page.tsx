@@ -11,7 +11,7 @@ import { Actions } from "./actions";
 import { Artifacts } from "./artifacts";
 import { Commands } from "./commands";
 import { DiffView } from "./diff-view";
-import { Timeline } from "./timeline";
+import { Timeline } from "@/components/timeline";
 import { useWorkRunEvents, useWorkRunStatus } from "./use-work-run";
 
 const TABS = ["timeline", "commands", "artifacts", "diff"] as const;

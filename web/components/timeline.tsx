@@ -3,7 +3,10 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useListKeys } from "@/components/use-list-keys";
 import { useShortcuts } from "@/components/use-shortcuts";
-import { layoutTimeline, type Lane, type MarkKind, type StoredEvent, type TimelineMark } from "@/lib/timeline";
+import { layoutTimeline, type Lane, type MarkKind, type StoredEvent, type TimelineFilter, type TimelineLayout, type TimelineMark } from "@/lib/timeline";
+
+/** Lays events out in lanes (Work Runs: layoutTimeline; agent runs: layoutAgentRun). */
+export type LayoutFn = (events: readonly StoredEvent[], filter: TimelineFilter) => TimelineLayout;
 
 const MARK_TONE: Partial<Record<MarkKind, string>> = {
   checkpoint: "bg-accent",
@@ -15,6 +18,13 @@ const MARK_TONE: Partial<Record<MarkKind, string>> = {
   applied: "bg-ok",
   attempt: "bg-fg",
   attempt_end: "bg-fg",
+  run: "bg-fg",
+  finished: "bg-fg",
+  model: "bg-accent",
+  tool: "bg-muted",
+  request: "bg-warn",
+  decision: "bg-ok",
+  note: "bg-accent",
 };
 
 /**
@@ -72,7 +82,7 @@ function LaneRow({
 }) {
   const span = lane.attemptNo === null ? null : `${lane.outcome ?? "running"}${lane.resumedFrom !== null ? `, resumed from checkpoint ${lane.resumedFrom}` : ""}`;
   return (
-    <div className="grid grid-cols-[10rem_1fr] items-center gap-3" data-testid="lane" data-attempt={lane.attemptNo ?? "task"}>
+    <div className="grid grid-cols-[10rem_1fr] items-center gap-3" data-testid="lane" data-attempt={lane.attemptNo ?? "task"} data-lane={lane.key}>
       <div className="min-w-0 truncate">
         <div className="font-medium">{lane.label}</div>
         {span ? <div className="truncate text-xs text-muted">{span}</div> : null}
@@ -152,7 +162,7 @@ function EventList({
             >
               <span className="w-12 text-right text-muted">#{m.version}</span>
               <span className="w-20 text-muted">{new Date(m.at).toLocaleTimeString()}</span>
-              <span className="w-16 text-muted">{m.attemptNo !== null ? `att ${m.attemptNo}` : "task"}</span>
+              <span className="w-16 text-muted">{m.attemptNo !== null ? `att ${m.attemptNo}` : (m.laneLabel ?? "task")}</span>
               <span className="truncate">{m.label}</span>
             </li>
           );
@@ -166,20 +176,22 @@ export function Timeline({
   events,
   live,
   onOpenCommand,
+  layoutFn = layoutTimeline,
 }: {
   events: StoredEvent[];
   live: string;
-  onOpenCommand: (commandId: string) => void;
+  onOpenCommand?: (commandId: string) => void;
+  layoutFn?: LayoutFn;
 }) {
   const [failuresOnly, setFailuresOnly] = useState(false);
   const [query, setQuery] = useState("");
   const [inspected, setInspected] = useState<number | null>(null);
   const search = useRef<HTMLInputElement>(null);
-  const layout = useMemo(() => layoutTimeline(events, { failuresOnly, query }), [events, failuresOnly, query]);
+  const layout = useMemo(() => layoutFn(events, { failuresOnly, query }), [layoutFn, events, failuresOnly, query]);
   const open = useCallback(
     (i: number) => {
       const m = layout.marks[i];
-      if (m?.commandId) onOpenCommand(m.commandId);
+      if (m?.commandId) onOpenCommand?.(m.commandId);
     },
     [layout.marks, onOpenCommand],
   );
@@ -244,7 +256,7 @@ export function Timeline({
               <p className="mb-2 text-xs text-muted">
                 {shown.type} · #{shown.version} · {new Date(shown.at).toLocaleString()}
               </p>
-              {shown.commandId ? (
+              {shown.commandId && onOpenCommand ? (
                 <button type="button" onClick={() => onOpenCommand(shown.commandId as string)} className="mb-2 text-accent underline">
                   Open command log
                 </button>
