@@ -178,6 +178,27 @@ def test_a_token_budget_is_enforced_at_the_relay_and_a_grant_raises_it(
     assert len(model.model_requests()) == 2
 
 
+def test_a_wall_time_budget_is_enforced_at_the_relay_and_a_grant_raises_it(
+    operator: httpx.Client, make_agent: AgentFactory, model: ScriptedModelServer
+) -> None:
+    # A millisecond of wall time is spent before the first call reaches the relay.
+    agent = make_agent(budget={"wall_s": 0.001})
+    model.script(Message("after the grant"))
+    run = operator.post(f"/api/agents/{agent['agent_id']}/run", json={"input": "go"}).json()
+    assert run["status"] == "awaiting_input", run
+    assert run["pending"]["reason"] == "budget"
+    assert "wall-time budget spent" in run["pending"]["why"]
+    assert model.model_requests() == []
+    r = operator.post(
+        f"/api/agents/{agent['agent_id']}/runs/{run['run_id']}/approve",
+        json={"grant": {"wall_s": 120}},
+    )
+    assert r.status_code == 200, r.text
+    done = wait_run(operator, agent["agent_id"], run["run_id"], lambda d: d["status"] != "running")
+    assert done["status"] == "completed" and done["output"] == "after the grant"
+    assert len(model.model_requests()) == 1
+
+
 def test_the_relay_counts_an_agents_calls_itself_and_refuses_past_the_budget(
     pooled_gateway: GatewayServer,
     operator: httpx.Client,
