@@ -100,6 +100,9 @@ def pod_manifest(p: PodSpecInputs) -> dict[str, Any]:
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "restartPolicy": "Always",
+            # A runtime stops within seconds (its runs keep their place in their streams);
+            # a replaced Pod (a gateway restart re-issues tokens) frees its name sooner.
+            "terminationGracePeriodSeconds": 10,
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": UID,
