@@ -41,6 +41,7 @@ from hive.gateway.pools.kubernetes_objects import (
     service_manifest,
 )
 from hive.gateway.pools.kubernetes_objects import PodSpecInputs as Inputs
+from tests.agents.conftest import MODEL, start_gateway
 from tests.infra.manifests import BASE
 from tests.support.kube_cluster import KubeCluster
 
@@ -374,3 +375,57 @@ def _clean_namespace(kube_cluster: KubeCluster) -> Iterator[None]:
     kube_cluster.kubectl(
         "-n", NS, "delete", "pods,services,secrets", "--all", "--wait=false", check=False
     )
+
+
+# -- the same through the gateway's composition root ---------------------------------------
+
+
+def test_the_agents_api_over_the_kubernetes_pool_creates_and_deletes_the_objects(
+    kube_cluster: KubeCluster,
+    gateway_kubeconfig: Path,
+    database_url: str,
+    agent_sandbox: Any,
+    agent_model: Any,
+    tmp_path: Path,
+) -> None:
+    """`HIVE_CONTAINER_RUNTIME_BACKEND=kubernetes` in a real gateway: /api/agents creates the
+    agent's Pod, Service and token Secret (a real agent token, never in the Pod spec);
+    deleting the agent deletes them."""
+    gw = start_gateway(
+        database_url,
+        agent_sandbox,
+        agent_model,
+        tmp_path / "gw",
+        "local",
+        HIVE_POOL_BACKEND="container",
+        HIVE_CONTAINER_RUNTIME_BACKEND="kubernetes",
+        HIVE_CONTROLLER_ID="gw-kube-e2e",
+        KUBECONFIG=str(gateway_kubeconfig),
+    )
+    try:
+        operator = gw.login()
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        project = operator.post("/api/projects", json={"name": "kube", "workspace_path": str(ws)})
+        body = {"project_id": project.json()["project_id"], "role": "scout", "model": MODEL}
+        created = operator.post("/api/agents", json=body)
+        assert created.status_code == 201, created.text
+        agent = created.json()
+        assert agent["pool"] == "kubernetes"
+        name = object_name(agent["agent_id"])
+        pod = kube_cluster.wait_for(
+            lambda: get(kube_cluster, "pod", name), bool, READY_S, "the agent's Pod"
+        )
+        assert pod["metadata"]["annotations"][CONTROLLER_ANNOTATION] == "gw-kube-e2e"
+        secret = get(kube_cluster, "secret", name)
+        assert secret is not None
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        assert token.startswith("hvt.") and token not in json.dumps(pod)
+        # Its runtime never answers here (kwok runs no process): the agent is not ready.
+        view = operator.get(f"/api/agents/{agent['agent_id']}").json()
+        assert view["status"] == "starting" and view["health"] is None
+        assert operator.delete(f"/api/agents/{agent['agent_id']}").status_code in (200, 204)
+        for kind in ("pod", "service", "secret"):
+            wait_gone(kube_cluster, kind, name)
+    finally:
+        gw.stop()
