@@ -37,6 +37,24 @@ and tests running beside it):
 | local                  | 649.7          | 37.6      | 17.3x |
 | local_subprocess       | 1948.6         | 181.6     | 10.7x |
 
+Again after budgets moved to the relay (each agent model call is admitted by folding the
+run's events appended since its previous call; issue 13's second pass), 2026-12-07,
+BENCH_RUNS=15, a quieter machine:
+
+| pool             | run median ms | run p90 ms | direct median ms | ratio | overhead ms |
+|------------------|---------------|------------|------------------|-------|-------------|
+| local            | 216.4         | 243.8      | 12.2             | 17.7x | 204.2       |
+| local_subprocess | 217.9         | 457.4      | 11.8             | 18.5x | 206.1       |
+
+| resume until completed | 1,000 steps ms | 1 step ms | ratio |
+|------------------------|----------------|-----------|-------|
+| local                  | 485.8          | 33.7      | 14.4x |
+| local_subprocess       | 1163.7         | 65.3      | 17.8x |
+
+The two sets are from different machine loads: compare ratios within a set, not across.
+The resume of 1,000 steps now reads the stream twice (the runtime's fold, then the relay's
+on the first call of the resumed segment in a gateway that has not seen the run).
+
 The run's overhead is dominated by what the peer does not do: a Work Run created in the
 sandbox (workspace seeding, its first events), about a dozen stream appends in their own
 transactions, and, for the process pool, every append and model call crossing HTTP twice

@@ -6,12 +6,13 @@ The model is the scripted OpenAI-compatible server (the one test double).
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from tests.agents.conftest import AgentFactory, wait_run
+from tests.agents.conftest import MODEL, AgentFactory, wait_run
 from tests.support.gateway_server import GatewayServer
 from tests.support.scripted_model import FunctionCall, Hold, Message, ScriptedModelServer
 
@@ -166,6 +167,90 @@ def test_an_exhausted_budget_waits_for_a_grant(
     done = wait_run(operator, agent["agent_id"], run["run_id"], lambda d: d["status"] != "running")
     assert done["status"] == "completed" and done["output"] == "finished"
     assert len(model.model_requests()) == 2
+
+
+def test_a_token_budget_is_enforced_at_the_relay_and_a_grant_raises_it(
+    operator: httpx.Client, make_agent: AgentFactory, model: ScriptedModelServer
+) -> None:
+    # One scripted answer reports 15 tokens: the first call starts under a budget of 10, the
+    # second is refused by the relay before the model sees it.
+    agent = make_agent(budget={"tokens": 10})
+    model.script(FunctionCall("remember", {"note": "tokens"}), Message("finished"))
+    run = operator.post(f"/api/agents/{agent['agent_id']}/run", json={"input": "go"}).json()
+    assert run["status"] == "awaiting_input", run
+    assert run["pending"]["reason"] == "budget"
+    assert "token budget spent" in run["pending"]["why"]
+    assert len(model.model_requests()) == 1
+    r = operator.post(
+        f"/api/agents/{agent['agent_id']}/runs/{run['run_id']}/approve",
+        json={"grant": {"tokens": 100}},
+    )
+    assert r.status_code == 200, r.text
+    done = wait_run(operator, agent["agent_id"], run["run_id"], lambda d: d["status"] != "running")
+    assert done["status"] == "completed" and done["output"] == "finished"
+    assert len(model.model_requests()) == 2
+
+
+def test_a_wall_time_budget_is_enforced_at_the_relay_and_a_grant_raises_it(
+    operator: httpx.Client, make_agent: AgentFactory, model: ScriptedModelServer
+) -> None:
+    # A millisecond of wall time is spent before the first call reaches the relay.
+    agent = make_agent(budget={"wall_s": 0.001})
+    model.script(Message("after the grant"))
+    run = operator.post(f"/api/agents/{agent['agent_id']}/run", json={"input": "go"}).json()
+    assert run["status"] == "awaiting_input", run
+    assert run["pending"]["reason"] == "budget"
+    assert "wall-time budget spent" in run["pending"]["why"]
+    assert model.model_requests() == []
+    r = operator.post(
+        f"/api/agents/{agent['agent_id']}/runs/{run['run_id']}/approve",
+        json={"grant": {"wall_s": 120}},
+    )
+    assert r.status_code == 200, r.text
+    done = wait_run(operator, agent["agent_id"], run["run_id"], lambda d: d["status"] != "running")
+    assert done["status"] == "completed" and done["output"] == "after the grant"
+    assert len(model.model_requests()) == 1
+
+
+def test_the_relay_counts_an_agents_calls_itself_and_refuses_past_the_budget(
+    pooled_gateway: GatewayServer,
+    operator: httpx.Client,
+    make_agent: AgentFactory,
+    model: ScriptedModelServer,
+) -> None:
+    """A call the relay answered counts before any stream records it: a second caller with
+    the agent's token (a runtime that does not record, a replay) is refused, unforwarded."""
+    agent = make_agent(budget={"model_calls": 1})
+    agent_id = agent["agent_id"]
+    release = threading.Event()
+    model.script(Hold(release, Message("the one call")))
+    run = operator.post(f"/api/agents/{agent_id}/run", json={"input": "go", "wait_s": 0}).json()
+    deadline = time.monotonic() + 30
+    while len(model.model_requests()) < 1:  # the run's one call is in flight, unrecorded
+        assert time.monotonic() < deadline, "the model call never came"
+        time.sleep(0.05)
+    token = pooled_gateway.task_token(agent_id=agent_id, scopes=["relay:model", "agent:runtime"])
+    relay = pooled_gateway.client()
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "one more"}]}
+
+    def call(headers: dict[str, str]) -> httpx.Response:
+        return relay.post(
+            "/relay/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {token['token']}", **headers},
+        )
+
+    refused = call({"X-Hive-Agent-Run": run["run_id"]})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "budget_exhausted"
+    assert "model call budget spent (1 of 1)" in refused.json()["detail"]
+    # An agent's call must name its run, one of its own.
+    assert call({}).status_code == 422
+    assert call({"X-Hive-Agent-Run": "no-such-run"}).json()["code"] == "not_found"
+    assert len(model.model_requests()) == 1  # none of these reached the model
+    release.set()
+    done = wait_run(operator, agent_id, run["run_id"], lambda d: d["status"] != "running")
+    assert done["status"] == "completed" and done["output"] == "the one call"
 
 
 def test_flush_memory_writes_the_days_file(

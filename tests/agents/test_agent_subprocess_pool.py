@@ -208,3 +208,61 @@ def test_a_confined_runtime_dies_with_its_gateway(
     while any(Path(f"/proc/{p}").exists() and not _zombie(p) for p in pids):
         assert time.monotonic() < deadline, "a confined runtime outlived its gateway"
         time.sleep(0.05)
+
+
+def test_an_agent_whose_health_fails_past_the_threshold_is_shown_silent(
+    database_url: str,
+    agent_sandbox: SandboxServer,
+    agent_model: ScriptedModelServer,
+    tmp_path: Path,
+) -> None:
+    # A runtime that stops answering without exiting (SIGSTOP: no crash for the pool to
+    # restart) is `silent` once its health has failed for HIVE_AGENT_SILENT_AFTER_S.
+    gw = start_gateway(
+        database_url,
+        agent_sandbox,
+        agent_model,
+        tmp_path / "gw",
+        "local_subprocess",
+        HIVE_AGENT_SILENT_AFTER_S="2",
+    )
+    stopped: list[int] = []
+    try:
+        operator = gw.login()
+        operator.timeout = httpx.Timeout(30.0)
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        project = operator.post("/api/projects", json={"name": "quiet", "workspace_path": str(ws)})
+        body = {"project_id": project.json()["project_id"], "role": "scout", "model": "agent-model"}
+        agent_id = operator.post("/api/agents", json=body).json()["agent_id"]
+        agent = wait_ready(operator, agent_id)
+        assert (agent["status"], agent["silent"]) == ("ready", False)
+        stopped = _tree(agent["health"]["pid"])
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+
+        def view() -> dict[str, Any]:
+            doc: dict[str, Any] = operator.get(f"/api/agents/{agent_id}").json()
+            return doc
+
+        deadline = time.monotonic() + 30
+        while (doc := view())["status"] != "silent":
+            assert time.monotonic() < deadline, f"never silent: {doc}"
+            time.sleep(0.2)
+        assert doc["silent"] is True and doc["health"] is None
+        listed = {a["agent_id"]: a for a in _items(operator.get("/api/agents").json())}
+        assert listed[agent_id]["status"] == "silent"
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        stopped = []
+        back = wait_ready(operator, agent_id)
+        assert back["silent"] is False and back["status"] == "ready"
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        gw.stop()
+
+
+def _items(doc: Any) -> list[dict[str, Any]]:
+    return list(doc if isinstance(doc, list) else doc["items"])

@@ -2,8 +2,8 @@
 
 Names, manifests (checked against the Kubernetes OpenAPI schema by
 kubernetes-validate, strict) and the reconciliation plan. The same objects
-against a real API server (admission, RBAC, readiness) are tested once the
-session fixture `kube_cluster` of issue 12 is on main.
+against a real API server (admission, RBAC, readiness, garbage collection) are in
+test_kubernetes_pool.py.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hive.gateway.pools.kubernetes_objects import (
     object_name,
     plan,
     pod_manifest,
+    secret_manifest,
     service_manifest,
 )
 
@@ -50,7 +51,6 @@ def _pod(agent_id: str = "Scout/Ünïcode id") -> dict[str, object]:
             image="openhive/agent:0.1.0",
             config_json='{"agent_id": "x"}',
             gateway_url="http://gateway.openhive.svc:8080",
-            token="hvt.x.y",
         )
     )
 
@@ -81,8 +81,20 @@ def test_pod_meets_the_restricted_pod_security_profile() -> None:
         assert sc["allowPrivilegeEscalation"] is False
         assert sc["capabilities"] == {"drop": ["ALL"]}
         assert sc["readOnlyRootFilesystem"] is True
-    env = {e["name"] for e in spec["containers"][0]["env"]}
-    assert not {"DATABASE_URL", "HIVE_INTERNAL_SECRET"} & env
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    assert not {"DATABASE_URL", "HIVE_INTERNAL_SECRET"} & set(env)
+    # The agent's token is a Secret reference, never a value in the Pod spec.
+    assert env["HIVE_AGENT_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": object_name("Scout/Ünïcode id"), "key": "token"}
+    }
+
+
+def test_the_token_secret_is_valid_and_owned_by_its_pod() -> None:
+    secret = secret_manifest("Scout/Ünïcode id", "gw-1", "hvt.x.y", "uid-1")
+    kubernetes_validate.validate(secret, K8S, strict=True)
+    assert secret["metadata"]["name"] == object_name("Scout/Ünïcode id")
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert secret["stringData"] == {"token": "hvt.x.y"}
 
 
 def _obj(kind: str, agent_id: str | None, controller: str | None, name: str | None = None):  # type: ignore[no-untyped-def]

@@ -9,7 +9,9 @@ OpenAI-compatible server (the test double).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from hive.gateway.schedules.lease import LeaderLease
 from hive.gateway.schedules.store import Fenced, ScheduleStore
 from tests.support.databases import migrated_database
 from tests.support.gateway_server import GatewayServer
-from tests.support.scripted_model import Message, ScriptedModelServer
+from tests.support.scripted_model import Hold, Message, ScriptedModelServer
 from tests.support.service_process import free_port
 
 LEASE_S = 3.0
@@ -223,3 +225,86 @@ async def test_a_deposed_leader_is_fenced(private_db: str) -> None:
         assert rows == []
     finally:
         await pool.close()
+
+
+def test_overlap_skip_drops_and_enqueue_defers_firings_while_a_run_executes(
+    private_db: str, chatty_model: ScriptedModelServer, tmp_path: Path
+) -> None:
+    db = private_db
+    gw = _gateway(db, chatty_model, tmp_path / "gw", "gw-overlap")
+    try:
+        operator = gw.login()
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        project = operator.post("/api/projects", json={"name": "o", "workspace_path": str(ws)})
+        agent = operator.post(
+            "/api/agents",
+            json={"project_id": project.json()["project_id"], "role": "scout", "model": "m"},
+        ).json()
+        agent_id = agent["agent_id"]
+        # An operator's run holds the agent busy until released.
+        release = threading.Event()
+        chatty_model.script(Hold(release, Message("the long run")))
+        held = operator.post(f"/api/agents/{agent_id}/run", json={"input": "hold", "wait_s": 0})
+        assert held.json()["status"] == "running", held.text
+        base = f"/api/agents/{agent_id}/schedules"
+        every_s = {"cron": "* * * * * *", "input": "tick"}
+        skip = operator.post(base, json=every_s).json()  # overlap defaults to skip
+        assert skip["overlap"] == "skip"
+        enqueue = operator.post(base, json={**every_s, "overlap": "enqueue"}).json()
+        _wait(
+            "two queued firings",
+            lambda: (
+                len([f for f in _fired(db, enqueue["schedule_id"]) if f["outcome"] == "queued"])
+                >= 2
+            ),
+            20,
+        )
+        _wait("a skipped firing", lambda: _fired(db, skip["schedule_id"]), 20)
+        for s in (skip, enqueue):
+            assert operator.post(f"{base}/{s['schedule_id']}/pause").status_code == 200
+        skipped = _fired(db, skip["schedule_id"])
+        queued = _fired(db, enqueue["schedule_id"])
+        assert skipped and all(f["outcome"] == "skipped" for f in skipped)
+        assert len(queued) >= 2 and all(f["outcome"] == "queued" for f in queued)
+        assert not _runs_of(db, skip["schedule_id"]) and not _runs_of(db, enqueue["schedule_id"])
+
+        # The held run ends: the queue drains oldest first, one run at a time, each once;
+        # the skipped firings never run.
+        release.set()
+        _wait(
+            "every queued firing run",
+            lambda: (
+                (runs := _runs_of(db, enqueue["schedule_id"])) is not None
+                and len(runs) == len(queued)
+                and all(r["status"] == "completed" for r in runs)
+            ),
+            60,
+        )
+        drained = _fired(db, enqueue["schedule_id"])
+        assert [f["outcome"] for f in drained] == ["fired"] * len(queued)
+        assert {f["run_id"] for f in drained} == {
+            r["run_id"] for r in _runs_of(db, enqueue["schedule_id"])
+        }
+        assert not _runs_of(db, skip["schedule_id"])
+        assert all(f["outcome"] == "skipped" for f in _fired(db, skip["schedule_id"]))
+        # One run at a time: no scheduled run started before the previous one finished.
+        spans = asyncio.run(
+            _rows(
+                db,
+                "SELECT created_at, updated_at FROM agent_runs WHERE agent_id = $1 "
+                "ORDER BY created_at",
+                agent_id,
+            )
+        )
+        for earlier, later in itertools.pairwise(spans):
+            assert later["created_at"] >= earlier["updated_at"], (earlier, later)
+    finally:
+        release.set()
+        gw.stop()
+
+
+def _runs_of(db: str, schedule_id: str) -> list[asyncpg.Record]:
+    return asyncio.run(
+        _rows(db, "SELECT run_id, status FROM agent_runs WHERE schedule_id = $1", schedule_id)
+    )

@@ -125,8 +125,11 @@ def test_full_runtime_adds_data_hive_and_the_workspace_mount_as_emptydirs(
     spec = pod_spec(find(overlay, "Deployment", "gateway", "openhive"))
     c = container(spec, "gateway")
     m = mounts(spec, c)
-    assert set(m) == {"/data/hive", "/data/hive/workspaces"}
-    assert all("emptyDir" in v for v in m.values())
+    token_dir = "/var/run/secrets/kubernetes.io/serviceaccount"  # read-only, projected
+    assert set(m) == {"/data/hive", "/data/hive/workspaces", token_dir}
+    assert all("emptyDir" in v for path, v in m.items() if path != token_dir)
+    (token_mount,) = [x for x in c["volumeMounts"] if x["mountPath"] == token_dir]
+    assert token_mount["readOnly"] is True
     # HIVE_WORKSPACE is its own volume: the one to swap for a claim holding the repos.
     assert env_values(c)["HIVE_WORKSPACE"] == "/data/hive/workspaces"
 
@@ -398,4 +401,38 @@ def test_the_gateway_runs_as_its_own_service_account_without_a_mounted_token(
     ]
     role = find(base, "Role", binding["roleRef"]["name"], "hive-agents")
     assert all(rule["apiGroups"] == [""] for rule in role["rules"])
-    assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "services"}
+    granted = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+    assert {r for r, _ in granted} == {"pods", "services", "secrets"}
+    # The agents' token Secrets are written and deleted, never read or rewritten: the
+    # gateway cannot see the namespace's other Secrets.
+    assert {v for r, v in granted if r == "secrets"} == {"create", "delete"}
+    assert not {v for _, v in granted} & {"update", "patch", "deletecollection", "*"}
+
+
+def test_the_full_runtime_gateway_runs_agents_as_pods_with_its_token_mounted_alone(
+    overlay: list[Obj],
+) -> None:
+    spec = pod_spec(find(overlay, "Deployment", "gateway", "openhive"))
+    c = container(spec, "gateway")
+    values = env_values(c)
+    assert values["HIVE_POOL_BACKEND"] == "container"
+    assert values["HIVE_CONTAINER_RUNTIME_BACKEND"] == "kubernetes"
+    assert values["HIVE_AGENT_NAMESPACE"] == "hive-agents"
+    # Fixed: the default derives from the host name, a Pod's changes with every rollout.
+    assert values["HIVE_CONTROLLER_ID"]
+    assert urlsplit(values["HIVE_AGENT_GATEWAY_URL"]).hostname == (
+        "gateway.openhive.svc.cluster.local"
+    )
+    # The ServiceAccount token: where in-cluster clients look, in this container only,
+    # short-lived and projected (automounting stays off for the pod).
+    token_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    volume = mounts(spec, c)[token_dir]
+    sources = volume["projected"]["sources"]
+    (token,) = [s["serviceAccountToken"] for s in sources if "serviceAccountToken" in s]
+    assert token["path"] == "token" and token["expirationSeconds"] <= 3600
+    paths = {i["path"] for s in sources for i in (s.get("configMap") or {}).get("items", [])}
+    assert "ca.crt" in paths
+    for other in all_containers(spec):
+        if other is not c:
+            assert token_dir not in mounts(spec, other), other["name"]
+    assert spec["automountServiceAccountToken"] is False

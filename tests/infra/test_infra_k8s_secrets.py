@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from hive.gateway.pools.settings import AgentPoolSettings
 from hive.gateway.settings import GatewaySettings, SettingsError
 from tests.infra.manifests import (
     SECRETS_EXAMPLE,
@@ -110,6 +111,9 @@ def test_the_gateway_starts_from_this_env_once_secrets_are_real(overlay: list[Ob
     settings = GatewaySettings.from_env(real)
     assert settings.strict and settings.migration_mode == "check"
     assert not settings.metadata_create
+    agents = AgentPoolSettings.from_env(real)
+    assert (agents.pool_backend, agents.container_runtime) == ("container", "kubernetes")
+    assert agents.kubeconfig is None  # in the cluster: the mounted ServiceAccount token
 
 
 @pytest.mark.parametrize("name", CHECKED_SECRETS)

@@ -269,9 +269,21 @@ class KubeCluster:
                     "type": "kwok",
                 },
             },
+            # Every real kubelet reports ephemeral-storage; without it a Pod that bounds its
+            # own (the agent pool's do) is unschedulable.
             "status": {
-                "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
-                "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                "allocatable": {
+                    "cpu": "32",
+                    "memory": "128Gi",
+                    "pods": "110",
+                    "ephemeral-storage": "200Gi",
+                },
+                "capacity": {
+                    "cpu": "32",
+                    "memory": "128Gi",
+                    "pods": "110",
+                    "ephemeral-storage": "200Gi",
+                },
             },
         }
         self.kubectl("apply", "-f", "-", input=json.dumps(node))

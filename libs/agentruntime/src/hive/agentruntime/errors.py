@@ -6,6 +6,7 @@ their code (`hive.contracts.problems.STATUS`), once::
     ├── RunNotFound     no such run of this agent (404 not_found)
     ├── RunNotResumable the run is finished (409 invalid_state_transition)
     ├── MemoryLimit     notes past the documented bound (422 memory_limit)
+    ├── BudgetExhausted the run's budget is spent: the relay refuses (403 budget_exhausted)
     └── HostUnavailable the gateway did not answer (503 unavailable)
 """
 
@@ -41,6 +42,12 @@ class MemoryLimit(AgentRuntimeError):
     """Flushing would write more than the agent's memory bound."""
 
     code = ErrorCode.MEMORY_LIMIT
+
+
+class BudgetExhausted(AgentRuntimeError):
+    """The run's budget is spent (the relay's refusal; the run waits for a grant)."""
+
+    code = ErrorCode.BUDGET_EXHAUSTED
 
 
 class HostUnavailable(AgentRuntimeError):

@@ -33,6 +33,7 @@ from hive.agentruntime.tools import (
     parse_arguments,
 )
 from hive.contracts.agents import AgentConfig, RunResult
+from hive.contracts.errors import ErrorCode
 from hive.contracts.events import (
     AgentApprovalRequested,
     AgentMemoryNoted,
@@ -193,38 +194,30 @@ class HiveAgent:
             state.apply(event)
         assert state.version == state_version, "stream and fold disagree"
 
-    def _budget_problem(self, state: RunState) -> str | None:
-        limits = state.limits
-        if state.model_calls >= limits.get("model_calls", float("inf")):
-            return f"model call budget spent ({state.model_calls} of {limits['model_calls']:g})"
-        if state.tokens >= limits.get("tokens", float("inf")):
-            return f"token budget spent ({state.tokens} of {limits['tokens']:g})"
-        if state.segment_started_at is not None:
-            elapsed = (_now() - state.segment_started_at).total_seconds()
-            if elapsed >= limits.get("wall_s", float("inf")):
-                return f"wall-time budget spent ({elapsed:.0f}s of {limits['wall_s']:g}s)"
-        return None
-
     async def _model_step(self, state: RunState) -> None:
-        problem = self._budget_problem(state)
-        if problem is not None:
+        body: dict[str, Any] = {"model": self.config.model, "messages": state.messages}
+        tools = definitions(self.config.tools)
+        if tools:
+            body["tools"] = tools
+        try:
+            answer = await self.host.chat(body, state.run_id)
+        except Exception as exc:
+            # The relay enforces the run's budget; its refusal stops the run for a grant.
+            if getattr(exc, "code", None) != ErrorCode.BUDGET_EXHAUSTED:
+                raise
+            why = getattr(exc, "detail", None) or str(exc) or "budget spent"
             await self._record(
                 state,
                 [
                     AgentApprovalRequested(
                         request_id=uuid.uuid4().hex,
                         reason="budget",
-                        why=problem,
+                        why=str(why),
                         recorded_at=_now(),
                     )
                 ],
             )
             return
-        body: dict[str, Any] = {"model": self.config.model, "messages": state.messages}
-        tools = definitions(self.config.tools)
-        if tools:
-            body["tools"] = tools
-        answer = await self.host.chat(body)
         message = dict(answer["choices"][0]["message"])
         usage = answer.get("usage") or {}
         step = state.model_calls + 1

@@ -29,8 +29,9 @@ class AgentHost(Protocol):
         """Append at `expected_version`; the new version, or StaleAppend."""
         ...
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One chat completion through the relay."""
+    async def chat(self, body: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """One chat completion through the relay, for this run (the relay checks its budget
+        and refuses with code `budget_exhausted` once it is spent)."""
         ...
 
     async def create_dev_task(self, body: AgentDevTaskCreate) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class ErrorCode(enum.StrEnum):
     HTTP_ERROR = "http_error"
     AGENT_BUSY = "agent_busy"
     MEMORY_LIMIT = "memory_limit"
+    BUDGET_EXHAUSTED = "budget_exhausted"
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -42,6 +42,8 @@ STATUS: Final[Mapping[ErrorCode, int]] = {
     ErrorCode.TOKEN_SCOPE: 403,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.PATH_OUTSIDE_WORKSPACE: 403,
+    # Not 429: the refusal stands until the operator grants more; retrying cannot help.
+    ErrorCode.BUDGET_EXHAUSTED: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,

@@ -209,10 +209,16 @@ class TaskRelayClient:
         token = self._token if isinstance(self._token, str) else await self._token()
         return {"Authorization": f"Bearer {token}", **(extra or {})}
 
-    async def _json(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         try:
             resp = await self._client.request(
-                method, self.base_url + path, json=body, headers=await self._headers()
+                method, self.base_url + path, json=body, headers=await self._headers(headers)
             )
         except httpx.HTTPError as exc:
             raise RelayUpstreamError(
@@ -227,9 +233,13 @@ class TaskRelayClient:
         doc = await self._json("GET", "/models", None)
         return list(doc.get("data", []))
 
-    async def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One non-streamed chat completion."""
-        return dict(await self._json("POST", "/chat/completions", {**body, "stream": False}))
+    async def chat_completions(
+        self, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """One non-streamed chat completion (`headers`: e.g. an agent's run header)."""
+        return dict(
+            await self._json("POST", "/chat/completions", {**body, "stream": False}, headers)
+        )
 
     async def responses(self, body: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed Responses API call."""

@@ -13,6 +13,7 @@ import httpx
 import msgspec
 
 from hive.agentruntime import StaleAppend
+from hive.agentruntime.budget import RUN_HEADER
 from hive.agentruntime.errors import HostUnavailable
 from hive.contracts.agents import AgentDevTaskCreate, Appended, AppendEvents, RecordedAgentEvent
 from hive.contracts.events import Event, WorkRunEvent
@@ -87,9 +88,9 @@ class GatewayAgentHost:
         )
         return _appended.decode(resp.content).stream_version
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One chat completion through the relay."""
-        return await self.relay.chat_completions(body)
+    async def chat(self, body: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """One chat completion through the relay, within the run's budget."""
+        return await self.relay.chat_completions(body, {RUN_HEADER: run_id})
 
     async def create_dev_task(self, body: AgentDevTaskCreate) -> dict[str, Any]:
         """A Work Run in the agent's project."""

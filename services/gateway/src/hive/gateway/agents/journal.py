@@ -61,9 +61,10 @@ class AgentRunJournal:
         self.store = store
         self.registry = registry
 
-    async def read(self, run_id: str) -> list[Event]:
-        """The run's events in order."""
-        return [r.decode() for r in await self.store.read_stream(run_stream(run_id))]
+    async def read(self, run_id: str, after_version: int = 0) -> list[Event]:
+        """The run's events in order (those after `after_version`)."""
+        recorded = await self.store.read_stream(run_stream(run_id), after_version=after_version)
+        return [r.decode() for r in recorded]
 
     async def stored(self, run_id: str, *, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """The run's events after version `after`, as the events APIs show them."""

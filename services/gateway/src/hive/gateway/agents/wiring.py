@@ -25,6 +25,7 @@ from hive.contracts.confinement import (
 )
 from hive.contracts.hardening import make_non_dumpable
 from hive.contracts.tokens import SCOPE_AGENT, SCOPE_RELAY
+from hive.gateway.agents.budget_guard import RunBudgetGuard
 from hive.gateway.agents.dev_tasks import AgentDevTasks
 from hive.gateway.agents.feature import AgentsFeature
 from hive.gateway.agents.journal import AgentRunJournal
@@ -133,6 +134,7 @@ async def run_agents(
     services = rt.services
     registry = AgentRegistry(services.pool)
     journal = AgentRunJournal(services.store, registry)
+    services.relay.admission = RunBudgetGuard(journal.read)
     ref: list[AgentService] = []
     try:
         pool = _pool(rt, services, settings, journal, ref)

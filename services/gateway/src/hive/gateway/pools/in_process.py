@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from hive.agentruntime.budget import RUN_HEADER
 from hive.contracts.agents import AgentConfig, AgentDevTaskCreate
 from hive.contracts.events import Event
 from hive.contracts.problems import UpstreamAnswer
@@ -52,13 +53,14 @@ class InProcessAgentHost:
         """Append through the journal."""
         return await self.journal.append(run_id, self.config.agent_id, events, expected_version)
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One chat completion through the relay (the vendor key never leaves it)."""
+    async def chat(self, body: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """One chat completion through the relay (the vendor key never leaves it; the run's
+        budget is checked there, as for an agent process)."""
         answer = await self.relay.call(
             "chat/completions",
             msgspec.json.encode({**body, "stream": False}),
             self._claims(),
-            {},
+            {RUN_HEADER.lower(): run_id},
         )
         if answer.status >= 400:
             raise UpstreamAnswer(answer.status, f"relay answered {answer.status}")

@@ -5,7 +5,9 @@ Objects and the reconciliation rules are in `kubernetes_objects`; this module
 talks to the API server: reconcile on start and every `reconcile_s`, readiness
 from the Pod's Ready condition and then the runtime's /healthz. The gateway's
 ServiceAccount needs exactly get/list/watch/create/delete on pods and services
-in the agents' namespace (infra/k8s: issue 12's RBAC).
+and create/delete on secrets, in the agents' namespace only
+(infra/k8s/base/gateway-rbac.yaml; tests/agents/test_kubernetes_pool.py runs this
+pool against a real API server with exactly that identity).
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from hive.gateway.agents.registry import AgentRecord
 from hive.gateway.pools.base import HttpAgentRuntime
 from hive.gateway.pools.kubernetes_objects import (
     AGENT_ID_ANNOTATION,
+    CONTROLLER_ANNOTATION,
     Existing,
     PodSpecInputs,
     base_url,
     object_name,
     plan,
     pod_manifest,
+    secret_manifest,
     selector,
     service_manifest,
 )
@@ -125,8 +129,11 @@ class KubernetesAgentPool:
             for kind, items in (("Pod", pods.items), ("Service", services.items))
             for o in items
         ]
-        for o in pods.items:  # a Pod we did not create in this process needs a fresh token
-            agent_id = (o.metadata.annotations or {}).get(AGENT_ID_ANNOTATION)
+        for o in pods.items:  # a Pod of ours not created in this process needs a fresh token
+            annotations = o.metadata.annotations or {}
+            agent_id = annotations.get(AGENT_ID_ANNOTATION)
+            if annotations.get(CONTROLLER_ANNOTATION) != self.controller_id:
+                continue  # another controller's (or a hand-made) Pod: never ours to delete
             if agent_id in self._agents and agent_id not in self._tokens:
                 out = [e for e in out if not (e.kind == "Pod" and e.name == o.metadata.name)]
                 await self._delete("Pod", o.metadata.name)
@@ -157,22 +164,43 @@ class KubernetesAgentPool:
                     image=self.image,
                     config_json=msgspec.json.encode(agent.config).decode(),
                     gateway_url=self.gateway_url,
-                    token=token,
                 )
             )
-            await self.core.create_namespaced_pod(self.namespace, cast(Any, body))
+            pod = await self.core.create_namespaced_pod(self.namespace, cast(Any, body))
+            # The Pod first: the Secret is owned by it (its uid), and the kubelet holds the
+            # container back until the Secret it references exists.
+            await self._put_token(agent.agent_id, token, pod.metadata.uid)
             self._tokens[agent.agent_id] = token
         except ApiException as exc:
             if exc.status != 409:  # 409: it exists (ours from a moment ago, or another's)
                 raise
             log.warning("%s of agent %s exists already: %s", kind, agent.agent_id, exc.reason)
 
+    async def _put_token(self, agent_id: str, token: str, pod_uid: str) -> None:
+        """The token Secret of this Pod; one of an earlier Pod (not yet collected) replaced."""
+        body = cast(Any, secret_manifest(agent_id, self.controller_id, token, pod_uid))
+        for _ in range(3):
+            try:
+                await self.core.create_namespaced_secret(self.namespace, body)
+                return
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+            # Only delete is granted (no get/update: the gateway never reads a Secret).
+            await self._delete("Secret", object_name(agent_id))
+        raise RuntimeError(f"the token Secret of agent {agent_id} could not be written")
+
     async def _delete(self, kind: str, name: str) -> None:
-        with contextlib.suppress(ApiException):
-            if kind == "Pod":
-                await self.core.delete_namespaced_pod(name, self.namespace)
-            else:
-                await self.core.delete_namespaced_service(name, self.namespace)
+        delete = {
+            "Pod": self.core.delete_namespaced_pod,
+            "Service": self.core.delete_namespaced_service,
+            "Secret": self.core.delete_namespaced_secret,
+        }[kind]
+        try:
+            await delete(name, self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:  # gone already is what we wanted
+                raise
 
     async def pod_ready(self, agent_id: str) -> bool:
         """The Pod's Ready condition."""
@@ -189,12 +217,12 @@ class KubernetesAgentPool:
         await self.reconcile()
 
     async def remove(self, agent_id: str) -> None:
-        """Delete the agent's Pod and Service."""
+        """Delete the agent's Pod, Service and token Secret."""
         self._agents.pop(agent_id, None)
         self._tokens.pop(agent_id, None)
         name = object_name(agent_id)
-        await self._delete("Pod", name)
-        await self._delete("Service", name)
+        for kind in ("Pod", "Service", "Secret"):
+            await self._delete(kind, name)
 
     def runtime(self, agent_id: str) -> KubernetesRuntime | None:
         """The handle of a managed agent."""

@@ -10,6 +10,12 @@ and the reconciliation plan. Pure functions, so the rules are testable without a
 - The Pod's security context is the base manifest's (infra/k8s/base/agent.yaml):
   non-root uid 10001, RuntimeDefault seccomp, no privilege escalation, read-only
   root, every capability dropped — what Pod Security `restricted` admits.
+- The agent's **token** is not in the Pod spec: it is the one key of a Secret of the
+  same name (`token`), read through `secretKeyRef`. The Secret carries the same
+  annotations and an ownerReference to its Pod, so the API server's garbage
+  collector deletes it with the Pod (the pool also deletes it with the agent), and
+  the gateway needs only create/delete on Secrets, never get/list: it cannot read
+  the namespace's other Secrets.
 - **Reconciliation** creates what is missing for live agents and deletes only
   objects whose controller annotation is ours and whose agent is gone; an object
   of another controller, or without the annotation, is never touched.
@@ -27,6 +33,7 @@ AGENT_ID_ANNOTATION = "openhive.dev/agent-id"
 CONTROLLER_ANNOTATION = "openhive.dev/controller-id"
 AGENT_LABEL = "openhive.dev/agent"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "openhive-gateway")
+TOKEN_KEY = "token"
 AGENT_PORT = 8090
 UID = 10001
 
@@ -60,7 +67,6 @@ class PodSpecInputs:
     image: str
     config_json: str
     gateway_url: str
-    token: str
 
 
 def pod_manifest(p: PodSpecInputs) -> dict[str, Any]:
@@ -79,7 +85,10 @@ def pod_manifest(p: PodSpecInputs) -> dict[str, Any]:
         {"name": "HIVE_WORKSPACE", "value": "/data/config"},
         {"name": "HIVE_AGENT_CONFIG_JSON", "value": p.config_json},
         {"name": "HIVE_GATEWAY_URL", "value": p.gateway_url},
-        {"name": "HIVE_AGENT_TOKEN", "value": p.token},
+        {
+            "name": "HIVE_AGENT_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": name, "key": TOKEN_KEY}},
+        },
         {"name": "HIVE_CONTROLLER_ID", "value": p.controller_id},
         {"name": "HIVE_DEPLOYMENT_BACKEND", "value": "kubernetes"},
     ]
@@ -91,6 +100,9 @@ def pod_manifest(p: PodSpecInputs) -> dict[str, Any]:
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "restartPolicy": "Always",
+            # A runtime stops within seconds (its runs keep their place in their streams);
+            # a replaced Pod (a gateway restart re-issues tokens) frees its name sooner.
+            "terminationGracePeriodSeconds": 10,
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": UID,
@@ -144,6 +156,20 @@ def service_manifest(agent_id: str, controller_id: str) -> dict[str, Any]:
             "selector": {AGENT_LABEL: name},
             "ports": [{"name": "http", "port": AGENT_PORT, "targetPort": "http"}],
         },
+    }
+
+
+def secret_manifest(agent_id: str, controller_id: str, token: str, pod_uid: str) -> dict[str, Any]:
+    """The agent's token Secret, owned by its Pod (deleted with it by the garbage collector)."""
+    name = object_name(agent_id)
+    meta = _meta(name, agent_id, controller_id)
+    meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": pod_uid}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": {TOKEN_KEY: token},
     }
 
 

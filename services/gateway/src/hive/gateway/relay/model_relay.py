@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import aiohttp
 import msgspec
@@ -40,6 +40,18 @@ KeyLookup = Callable[[str], Awaitable[str | None]]
 FORWARDED_HEADERS = ("accept", "openai-beta")
 REDACTED = b"[REDACTED]"
 MAX_ERROR_BODY = 256 * 1024
+
+
+class CallAdmission(Protocol):
+    """Admits a call before it is forwarded (the agents' run budgets)."""
+
+    async def admit(self, claims: TaskTokenClaims, headers: Mapping[str, str]) -> str | None:
+        """The key the call is accounted to (None: nothing to account), or a refusal."""
+        ...
+
+    def spent(self, key: str, tokens: int) -> None:
+        """The tokens an admitted call used."""
+        ...
 
 
 class RequestHead(msgspec.Struct, kw_only=True):
@@ -153,6 +165,7 @@ class _Call:
     stream: bool
     started: float
     first_byte: float | None = None
+    accounted_to: str | None = None
 
 
 class ModelRelay:
@@ -173,6 +186,8 @@ class ModelRelay:
         self._metrics = metrics
         self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
+        self.admission: CallAdmission | None = None
+        """Set by the agents feature: agent calls are checked against their run's budget."""
         self.models_document = msgspec.json.encode(
             {
                 "object": "list",
@@ -222,6 +237,9 @@ class ModelRelay:
         provider = provider_for(self.providers, head.model)
         if provider is None:
             raise NotFound(f"model {head.model!r} is not offered")
+        accounted_to = (
+            await self.admission.admit(claims, caller_headers) if self.admission else None
+        )
         key = await self._key(provider)
         # identity: the answer is forwarded as-is, so it must not arrive compressed.
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
@@ -231,6 +249,7 @@ class ModelRelay:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         call = _Call(claims, provider, head.model, endpoint, head.stream, time.perf_counter())
+        call.accounted_to = accounted_to
         timeout = (
             aiohttp.ClientTimeout(total=None, sock_read=self._timeout_s, connect=10.0)
             if head.stream
@@ -315,6 +334,9 @@ class ModelRelay:
         now = time.perf_counter()
         latency_s = now - call.started
         u = usage or Usage()
+        if call.accounted_to is not None and self.admission is not None:
+            tokens = u.total_tokens or (u.input_tokens or 0) + (u.output_tokens or 0)
+            self.admission.spent(call.accounted_to, tokens)
         self._metrics.relay_call(
             call.provider.id,
             call.model,
