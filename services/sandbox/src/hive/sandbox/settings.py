@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import msgspec
 
+from hive.contracts.logs import secret_values
 from hive.contracts.settings import Environment, SettingsError
 from hive.sandbox.codex.settings import CodexSettings
 from hive.sandbox.confinement import DEFAULT_EGRESS_PORTS, DEFAULT_LAUNCHER, ConfinementSettings
@@ -77,6 +79,15 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             f"SandboxSettings(root={str(self.root)!r}, coding_backend={self.coding_backend!r}, "
             f"lease_ttl_s={self.lease_ttl_s}, worker_enabled={self.worker_enabled}, "
             f"workruns={self.workruns!r})"
+        )
+
+    def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """What the log redactor must never let out: the internal secret, the database
+        password, the relay token and the provider keys Codex may be given (`env` mode)."""
+        e = os.environ if env is None else env
+        keys = [e.get(name) for name in self.codex.env_allowlist]
+        return secret_values(
+            self.internal_secret, self.database_url, self.workruns.apply_relay_token, *keys
         )
 
     @classmethod
