@@ -173,23 +173,19 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
         if urlsplit(database_url).scheme.split("+")[0] not in ("postgresql", "postgres"):
             raise SettingsError("DATABASE_URL", "must be a postgresql:// URL")
 
+        def optional_secret(name: str, min_length: int) -> str | None:
+            value = e.optional_text(name)
+            problem = None if value is None else placeholder_problem(value, min_length)
+            if problem is not None:
+                if strict:
+                    raise SettingsError(name, problem)
+                warnings.append(f"{name} {problem} (tolerated)")
+            return value
+
         # Optional, but once set it guards writes into the operators' working trees,
         # so it is held to the same standard as the required secrets.
-        apply_token = e.optional_text("HIVE_WORKSPACE_APPLY_RELAY_TOKEN")
-        if apply_token is not None:
-            problem = placeholder_problem(apply_token, MIN_SECRET_LENGTH)
-            if problem is not None:
-                if strict:
-                    raise SettingsError("HIVE_WORKSPACE_APPLY_RELAY_TOKEN", problem)
-                warnings.append(f"HIVE_WORKSPACE_APPLY_RELAY_TOKEN {problem} (tolerated)")
-
-        admin_password = e.optional_text("HIVE_BOOTSTRAP_ADMIN_PASSWORD")
-        if admin_password is not None:
-            problem = placeholder_problem(admin_password, MIN_ADMIN_PASSWORD_LENGTH)
-            if problem is not None:
-                if strict:
-                    raise SettingsError("HIVE_BOOTSTRAP_ADMIN_PASSWORD", problem)
-                warnings.append(f"HIVE_BOOTSTRAP_ADMIN_PASSWORD {problem} (tolerated)")
+        apply_token = optional_secret("HIVE_WORKSPACE_APPLY_RELAY_TOKEN", MIN_SECRET_LENGTH)
+        admin_password = optional_secret("HIVE_BOOTSTRAP_ADMIN_PASSWORD", MIN_ADMIN_PASSWORD_LENGTH)
 
         workspace_raw = e.optional_text("HIVE_WORKSPACE") or ""
         if not workspace_raw:

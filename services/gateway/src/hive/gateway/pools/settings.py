@@ -6,6 +6,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal, get_args
 
 import msgspec
@@ -54,6 +55,9 @@ class AgentPoolSettings(msgspec.Struct, kw_only=True, frozen=True):
     scheduler_lease_s: float = 15.0
     """HIVE_SCHEDULER_LEASE_S: the leader lease's lifetime (another gateway takes over
     within this after the leader dies)."""
+    data_dir: Path | None = None
+    """HIVE_DATA_DIR: `hive dev`'s data dir (database, secrets.json), kept out of reach of
+    confined agent runtimes."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentPoolSettings:
@@ -76,6 +80,7 @@ class AgentPoolSettings(msgspec.Struct, kw_only=True, frozen=True):
             "HIVE_CONTROLLER_ID", "gw-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
         )
         port = e.text("HIVE_GATEWAY_PORT", "8080")
+        data_dir = e.optional_text("HIVE_DATA_DIR")
         return cls(
             pool_backend=backend,
             container_runtime=runtime,
@@ -93,4 +98,5 @@ class AgentPoolSettings(msgspec.Struct, kw_only=True, frozen=True):
             require_agent_confinement=e.flag("HIVE_AGENT_REQUIRE_CONFINEMENT", False),
             scheduler_tick_s=e.number("HIVE_SCHEDULER_TICK_S", 1.0, above=0),
             scheduler_lease_s=e.number("HIVE_SCHEDULER_LEASE_S", 15.0, above=0),
+            data_dir=Path(data_dir).absolute() if data_dir else None,
         )
