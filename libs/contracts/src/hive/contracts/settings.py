@@ -174,7 +174,8 @@ class Environment:
         for option in options:
             if folded == option:
                 return option
-        raise SettingsError(name, f"must be one of {', '.join(options)}, got {raw!r}")
+        listed = ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]
+        raise SettingsError(name, f"must be {listed}, got {raw!r}")
 
     def json(self, name: str, type: type[T]) -> T | None:
         """A JSON document decoded into `type` (None when unset)."""
