@@ -91,13 +91,13 @@ class _RedactedJSON:
 
 
 def secret_values(*values: str | None) -> list[str]:
-    """The given secrets, with a URL's password in place of the URL (DATABASE_URL)."""
+    """The given secrets; of a URL (DATABASE_URL) only its password, if it has one."""
     out: list[str] = []
     for value in values:
-        if not value:
-            continue
-        password = urlsplit(value).password if "://" in value else None
-        out.append(password or value)
+        if value and "://" in value:
+            value = urlsplit(value).password
+        if value:
+            out.append(value)
     return out
 
 
