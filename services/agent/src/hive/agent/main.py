@@ -158,10 +158,11 @@ def create_app(settings: AgentSettings | None = None) -> Litestar:
         except AgentSettingsError as exc:
             print(f"hive agent: refusing to start: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(3) from None
+        # JSON lines on stdout without the agent's token or secret (as every service logs);
+        # an app built with given settings (tests) leaves its host's logging alone.
+        configure_logging(Redactor(secret_values(settings.agent_token, settings.internal_secret)))
         make_non_dumpable()
         take_secrets(AgentSettings.secret_env_names())
-    # JSON lines on stdout without the agent's token or secret (as every service logs).
-    configure_logging(Redactor(secret_values(settings.agent_token, settings.internal_secret)))
     return Litestar(
         route_handlers=[healthz, run, resume_run, get_run, flush_memory],
         # The runtime's refusals are HiveErrors: mapped by their code like every other.
