@@ -34,6 +34,7 @@ from hive.contracts.events import (
     encode_event,
 )
 from hive.events import EventStore, NewEvent, create_pool
+from hive.events.connections import init_connection
 from hive.sandbox.workruns.projection import WorkRunRepository
 
 N_SINGLE = int(os.environ.get("BENCH_N_SINGLE", "2000"))
@@ -185,13 +186,7 @@ def peer_eventsourcing(url: str) -> dict[str, float] | str:
 async def seed(url: str, streams: list[tuple[str, int]]) -> None:
     """Load legal Work Run streams with COPY (set-up, not measured)."""
     conn = await asyncpg.connect(url)
-    await conn.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=lambda v: b"\x01" + v,
-        decoder=lambda v: v[1:],
-        format="binary",
-    )
+    await init_connection(conn)  # jsonb as raw bytes, as the store's pool has it
     await conn.copy_records_to_table(
         "streams",
         records=[(sid, sid.split("-", 1)[0], n) for sid, n in streams],

@@ -208,6 +208,7 @@ async def _load(port: int, request: bytes, seconds: float, concurrency: int) -> 
     return {
         "rps": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
         "statuses": {str(k): v for k, v in statuses.items()},
     }
@@ -373,6 +374,7 @@ async def _bench() -> None:
                 name,
                 f"{m['rps']:.0f}",
                 f"{m['p50_ms']:.2f}",
+                f"{m['p95_ms']:.2f}",
                 f"{m['p99_ms']:.2f}",
                 f"{m['rps'] / floor:.3f}",
             ]
@@ -382,7 +384,7 @@ async def _bench() -> None:
         f"Gateway throughput: {CONCURRENCY} keep-alive connections, {SECONDS:.0f} s per target, "
         f"median of {ROUNDS} interleaved rounds, 1 granian worker per server, {os.cpu_count()} CPUs"
     )
-    print(table(["target", "req/s", "p50 ms", "p99 ms", "ratio to hello"], rows))
+    print(table(["target", "req/s", "p50 ms", "p95 ms", "p99 ms", "ratio to hello"], rows))
 
 
 def main() -> None:

@@ -269,6 +269,7 @@ async def run() -> None:
                             name,
                             len(lat),
                             f"{percentile(lat, 50) * 1000:.2f}",
+                            f"{percentile(lat, 95) * 1000:.2f}",
                             f"{percentile(lat, 99) * 1000:.2f}",
                             f"{len(lat) / sum(lat):.0f}",
                             f"{rates[name]:.0f}",
@@ -276,7 +277,7 @@ async def run() -> None:
                     )
                 print(
                     table(
-                        ["server", "n", "p50 ms", "p99 ms", "cmd/s (1 client)",
+                        ["server", "n", "p50 ms", "p95 ms", "p99 ms", "cmd/s (1 client)",
                          f"cmd/s ({CONCURRENCY} in flight)"],
                         rows,
                     )

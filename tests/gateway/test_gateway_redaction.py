@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hive.contracts.logs import REDACTED, Redactor, _RedactedJSON
 from hive.contracts.tokens import issue
-from hive.gateway.platform.logs import REDACTED, Redactor, _RedactedJSON
 
 SECRET = "sk-live-0123456789abcdef"
 

@@ -46,11 +46,24 @@ def test_work_run_settings_are_part_of_the_sandbox_settings() -> None:
         ("HIVE_SANDBOX_GIT_TIMEOUT_S", "0"),
         ("HIVE_SANDBOX_ARCHIVE_MAX_BYTES", "-1"),
         ("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S", "60"),
+        # One rule with the gateway: a present value is never turned into the default.
+        ("HIVE_SANDBOX_LEASE_TTL_S", "0"),
+        ("HIVE_SANDBOX_WORKER", "maybe"),
+        ("HIVE_SANDBOX_EGRESS_PORTS", "443,http"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         SandboxSettings.from_env(BASE | {name: value})
+
+
+def test_flags_read_as_everywhere_else() -> None:
+    # `off` and `no` switch the worker off (they once read as true: not 0/false/no).
+    assert not SandboxSettings.from_env(BASE | {"HIVE_SANDBOX_WORKER": "off"}).worker_enabled
+    assert not SandboxSettings.from_env(
+        BASE | {"HIVE_SANDBOX_COMMAND_SYNC_COMMIT": "OFF"}
+    ).command_sync_commit
+    assert SandboxSettings.from_env(BASE | {"HIVE_SANDBOX_WORKER": "on"}).worker_enabled
 
 
 def test_the_sandbox_refuses_to_start_on_a_bad_work_run_setting() -> None:

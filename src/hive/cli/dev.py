@@ -33,6 +33,7 @@ from hive.cli.dev_report import (
     write_record,
 )
 from hive.cli.serve import granian_argv
+from hive.contracts.settings import Environment
 from hive.events import migrate
 from hive.events.database import redact
 
@@ -230,10 +231,11 @@ def _dev(args: argparse.Namespace) -> int:
     data.mkdir(parents=True, exist_ok=True)
     os.chmod(data, 0o700)
     secret = load_secrets(data / "secrets.json")
+    settings = Environment()
     ports = {
-        "gateway": int(os.environ.get("HIVE_GATEWAY_PORT", "8080")),
-        "sandbox": int(os.environ.get("HIVE_SANDBOX_PORT", "8091")),
-        "dashboard": int(os.environ.get("HIVE_DASHBOARD_PORT", "3000")),
+        "gateway": settings.integer("HIVE_GATEWAY_PORT", 8080, minimum=1, maximum=65535),
+        "sandbox": settings.integer("HIVE_SANDBOX_PORT", 8091, minimum=1, maximum=65535),
+        "dashboard": settings.integer("HIVE_DASHBOARD_PORT", 3000, minimum=1, maximum=65535),
     }
     urls = {k: f"http://127.0.0.1:{v}" for k, v in ports.items()}
     log_dir = data / "logs"

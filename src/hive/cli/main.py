@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hive.cli import admin, db, demo, dev, projections, serve
+from hive.contracts.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +23,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `hive` console script."""
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    sys.exit(handler(args))
+    try:
+        code = handler(args)
+    except SettingsError as exc:  # one line naming the variable, not a traceback
+        print(f"hive {args.verb}: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from typing import Protocol
 
 import asyncpg
 
-from hive.events.store import START, Cursor, EventStore, RecordedEvent
+from hive.events.records import START, Cursor, RecordedEvent
+from hive.events.store import EventStore
 
 
 class RebuildFold(Protocol):

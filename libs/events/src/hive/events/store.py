@@ -19,33 +19,36 @@ transactions short.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final, Literal
 
 import asyncpg
 import msgspec
 
-from hive.contracts.api import StoredEvent
 from hive.contracts.events import (
     EVENT_TYPES,
     Event,
     UnknownEventType,
-    WorkRunEvent,
-    decode_event,
     encode_event,
 )
+from hive.events.connections import CHANNEL as CHANNEL
+from hive.events.connections import Notifier
+from hive.events.connections import create_pool as create_pool
+from hive.events.connections import init_connection as init_connection
 from hive.events.errors import (
     DuplicateEventId,
     StreamArchived,
     StreamTooLong,
     VersionConflict,
 )
+from hive.events.records import START as START
+from hive.events.records import AppendResult as AppendResult
+from hive.events.records import Cursor as Cursor
+from hive.events.records import NewEvent as NewEvent
+from hive.events.records import RecordedEvent as RecordedEvent
+from hive.events.records import category_of as category_of
+from hive.events.records import row_to_event
 
 log = logging.getLogger(__name__)
 
@@ -53,83 +56,8 @@ ANY: Final = "any"
 NO_STREAM: Final = "no_stream"
 ExpectedVersion = int | Literal["any", "no_stream"]
 
-CHANNEL: Final = "hive_events"
 WARNING_STREAM_LENGTH = 10_240
 HARD_STREAM_LENGTH = 51_200
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Cursor:
-    """A position in the global order: (transaction id, global position)."""
-
-    tx_id: int = 0
-    global_position: int = 0
-
-
-START: Final = Cursor()
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to append, with its id (retries reuse the id) and metadata."""
-
-    event: Event
-    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    metadata: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """An event as stored."""
-
-    stream_id: str
-    stream_version: int
-    global_position: int
-    event_id: uuid.UUID
-    event_type: str
-    schema_version: int
-    payload: bytes
-    metadata: bytes | None
-    tx_id: int
-    recorded_at: datetime
-
-    @property
-    def cursor(self) -> Cursor:
-        """This event's place in the global order."""
-        return Cursor(self.tx_id, self.global_position)
-
-    def decode(self) -> WorkRunEvent:
-        """The typed event (upcast when stored with an older schema)."""
-        return decode_event(self.event_type, self.schema_version, self.payload)
-
-    def stored(self) -> StoredEvent:
-        """The events APIs' view of it (Work Run and agent run streams alike)."""
-        return StoredEvent(
-            stream_version=self.stream_version,
-            global_position=self.global_position,
-            event_id=str(self.event_id),
-            event_type=self.event_type,
-            schema_version=self.schema_version,
-            recorded_at=self.recorded_at,
-            # json, as the sandbox always read it (it also takes what msgspec refuses, NaN)
-            payload=json.loads(self.payload),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """Where an append landed. `duplicate` is true for an idempotent retry."""
-
-    stream_id: str
-    first_version: int
-    last_version: int
-    global_positions: tuple[int, ...]
-    duplicate: bool = False
-
-
-def category_of(stream_id: str) -> str:
-    """The category is the stream id up to its first '-' (message-db style)."""
-    return stream_id.split("-", 1)[0]
 
 
 _COLUMNS = (
@@ -177,88 +105,6 @@ WITH s AS (
         WHERE NOT st.archived AND st.version + $3 <= $4
     RETURNING st.version - $3 AS prev
 )"""
-
-
-def _row_to_event(row: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        global_position=row["global_position"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        schema_version=row["schema_version"],
-        payload=row["payload"],
-        metadata=row["metadata"],
-        tx_id=int(row["tx_id"]),
-        recorded_at=row["recorded_at"],
-    )
-
-
-async def init_connection(conn: asyncpg.Connection) -> None:
-    """jsonb travels as raw UTF-8 bytes so msgspec encodes and decodes it directly."""
-    await conn.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=lambda value: b"\x01" + value,
-        decoder=lambda value: value[1:],
-        format="binary",
-    )
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Release without asyncpg's default reset round trip (RESET ALL, UNLISTEN *, ...).
-
-    The store never leaves session state behind: it sets no GUCs, uses only
-    transaction-scoped locks, and subscribers remove their listeners themselves.
-    The default reset would double the round trips of a single-event append.
-    """
-
-
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """An asyncpg pool whose connections carry the store's codecs."""
-    return await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        init=init_connection,
-        reset=_keep_session,
-        # The store's statements are prepared once per connection and their plans do
-        # not depend on parameter values; a generic plan skips re-planning the append
-        # CTE on every call (about 10% of a single-event append).
-        server_settings={"plan_cache_mode": "force_generic_plan"},
-    )
-
-
-class Notifier:
-    """Coalesced `NOTIFY hive_events` after appends: a wake-up hint, off the append path.
-
-    A NOTIFY inside the append transaction costs every commit the notification
-    queue's global lock (about 20% of a single-event append). Subscribers poll
-    anyway, so the hint is sent after the append returned, at most once per
-    `interval_s` per store, as a separate statement; a lost hint costs latency only.
-    A negative interval turns hints off.
-    """
-
-    def __init__(self, pool: asyncpg.Pool, interval_s: float) -> None:
-        self.pool = pool
-        self.interval_s = interval_s
-        self._pending = False
-
-    def poke(self) -> None:
-        """Schedule one NOTIFY unless one is already scheduled."""
-        if self._pending or self.interval_s < 0:
-            return
-        self._pending = True
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.interval_s, lambda: loop.create_task(self._send()))
-
-    async def _send(self) -> None:
-        self._pending = False
-        try:
-            async with self.pool.acquire(timeout=1) as c:
-                await c.execute("SELECT pg_notify($1, '')", CHANNEL)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.debug("event notification skipped: %s", exc)
 
 
 _metadata_encoder = msgspec.json.Encoder()
@@ -463,7 +309,7 @@ class EventStore:
         else:
             async with self.pool.acquire() as c:
                 rows = await c.fetch(sql, stream_id, after_version, limit)
-        return [_row_to_event(r) for r in rows]
+        return [row_to_event(r) for r in rows]
 
     async def read_stream_for_fold(
         self, stream_id: str, *, after_version: int = 0
@@ -506,7 +352,7 @@ class EventStore:
         else:
             async with self.pool.acquire() as c:
                 rows = await c.fetch(sql, *args)
-        return [_row_to_event(r) for r in rows]
+        return [row_to_event(r) for r in rows]
 
     async def stream_ids(self, category: str) -> list[str]:
         """Every stream of a category."""

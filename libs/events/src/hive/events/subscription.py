@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 
-from hive.events.store import CHANNEL, START, Cursor, EventStore, RecordedEvent
+from hive.events.connections import CHANNEL
+from hive.events.records import START, Cursor, RecordedEvent
+from hive.events.store import EventStore
 
 
 async def subscribe(

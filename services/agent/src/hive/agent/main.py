@@ -38,6 +38,7 @@ from hive.contracts.agents import (
 )
 from hive.contracts.api import AgentHealth
 from hive.contracts.hardening import make_non_dumpable, take_secrets
+from hive.contracts.logs import Redactor, configure_logging, secret_values
 from hive.contracts.problems import ProblemDetails
 
 log = logging.getLogger("hive.agent")
@@ -157,15 +158,19 @@ def create_app(settings: AgentSettings | None = None) -> Litestar:
         except AgentSettingsError as exc:
             print(f"hive agent: refusing to start: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(3) from None
+        # JSON lines on stdout without the agent's token or secret (as every service logs);
+        # an app built with given settings (tests) leaves its host's logging alone.
+        configure_logging(Redactor(secret_values(settings.agent_token, settings.internal_secret)))
         make_non_dumpable()
         take_secrets(AgentSettings.secret_env_names())
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     return Litestar(
         route_handlers=[healthz, run, resume_run, get_run, flush_memory],
         # The runtime's refusals are HiveErrors: mapped by their code like every other.
         plugins=[ProblemDetails()],
         lifespan=[lifespan],
         state=State({"agent_app": AgentApp(settings)}),
+        # Our handler (configure_logging) only: Litestar's default one would log unredacted.
+        logging_config=None,
     )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 
 import msgspec
 
 from hive.contracts.agents import AgentConfig
+from hive.contracts.settings import Environment, SettingsError
 
 
-class AgentSettingsError(ValueError):
+class AgentSettingsError(SettingsError):
     """A setting is missing or invalid (names the variable)."""
 
 
@@ -34,24 +35,21 @@ class AgentSettings(msgspec.Struct, kw_only=True, frozen=True):
     """HIVE_DEPLOYMENT_BACKEND: local_subprocess, kubernetes, ..."""
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> AgentSettings:
-        """Read and validate."""
-        e = dict(os.environ if env is None else env)
-        raw = e.get("HIVE_AGENT_CONFIG_JSON") or None
-        config = None
-        if raw is not None:
-            try:
-                config = msgspec.json.decode(raw, type=AgentConfig)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise AgentSettingsError(f"HIVE_AGENT_CONFIG_JSON is invalid: {exc}") from exc
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
+        """Read and validate; AgentSettingsError names a bad variable."""
+        e = Environment(env)
+        try:
+            config = e.json("HIVE_AGENT_CONFIG_JSON", AgentConfig)
+        except SettingsError as exc:
+            raise AgentSettingsError(exc.setting, str(exc).removeprefix(exc.setting + " ")) from exc
         return cls(
-            workspace=e.get("HIVE_WORKSPACE") or "/data/config",
+            workspace=e.text("HIVE_WORKSPACE", "/data/config"),
             config=config,
-            gateway_url=(e.get("HIVE_GATEWAY_URL") or "http://127.0.0.1:8080").rstrip("/"),
-            agent_token=e.get("HIVE_AGENT_TOKEN") or None,
-            internal_secret=e.get("HIVE_INTERNAL_SECRET") or None,
-            controller_id=e.get("HIVE_CONTROLLER_ID") or None,
-            deployment_backend=e.get("HIVE_DEPLOYMENT_BACKEND") or None,
+            gateway_url=e.text("HIVE_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/"),
+            agent_token=e.optional_text("HIVE_AGENT_TOKEN"),
+            internal_secret=e.optional_text("HIVE_INTERNAL_SECRET"),
+            controller_id=e.optional_text("HIVE_CONTROLLER_ID"),
+            deployment_backend=e.optional_text("HIVE_DEPLOYMENT_BACKEND"),
         )
 
     @staticmethod

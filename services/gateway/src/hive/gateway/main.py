@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
 from hive.contracts.hardening import make_non_dumpable, take_secrets
+from hive.contracts.logs import Redactor, configure_logging
 from hive.contracts.problems import ProblemDetails
 from hive.events import DRIVER_ERRORS
 from hive.gateway.agents.api import AgentsController
@@ -32,7 +33,6 @@ from hive.gateway.operators.throttle import LoginThrottle
 from hive.gateway.platform import health, reference
 from hive.gateway.platform import metrics_controller as metrics
 from hive.gateway.platform.lifespan import EXIT_REFUSED, gateway_lifespan
-from hive.gateway.platform.logs import Redactor, configure_logging
 from hive.gateway.platform.metrics import GatewayMetrics, ObservabilityMiddleware
 from hive.gateway.platform.openapi import openapi_config
 from hive.gateway.pools.settings import AgentPoolSettings

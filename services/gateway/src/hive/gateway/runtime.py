@@ -20,6 +20,7 @@ import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
+from hive.contracts.logs import Redactor
 from hive.events import EventStore
 from hive.gateway.credentials.vault import CredentialVault
 from hive.gateway.dev_tasks.facade import DevTaskFacade
@@ -29,7 +30,6 @@ from hive.gateway.errors import Unavailable
 from hive.gateway.operators.sessions import SessionKeys, SessionRepository
 from hive.gateway.operators.throttle import LoginThrottle
 from hive.gateway.operators.users import UserRepository
-from hive.gateway.platform.logs import Redactor
 from hive.gateway.platform.metrics import GatewayMetrics
 from hive.gateway.projects.repository import ProjectRepository
 from hive.gateway.relay.call_records import CallRecorder

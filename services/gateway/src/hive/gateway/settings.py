@@ -8,14 +8,16 @@ only, with a warning. Every refusal is a `SettingsError` naming the setting.
 
 from __future__ import annotations
 
-import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 import msgspec
 
+from hive.contracts.settings import Environment
+from hive.contracts.settings import SettingsError as SettingsError
 from hive.gateway.relay.providers import ModelProvider, parse_providers
 
 MigrationMode = Literal["check", "upgrade", "off"]
@@ -62,14 +64,6 @@ PLACEHOLDERS = frozenset(
 PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yoursecret", "insecure")
 
 
-class SettingsError(ValueError):
-    """A setting is missing or invalid; `setting` names the environment variable."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting} {problem}")
-        self.setting = setting
-
-
 def placeholder_problem(value: str, min_length: int) -> str | None:
     """Why `value` is not a usable secret, or None when it is."""
     if not value:
@@ -82,30 +76,6 @@ def placeholder_problem(value: str, min_length: int) -> str | None:
     if len(value) < min_length:
         return f"is too short ({len(value)} characters, at least {min_length} required)"
     return None
-
-
-def _flag(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(name, f"must be true or false, got {raw!r}")
-
-
-def _number(env: dict[str, str], name: str, default: float, minimum: float = 0) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(name, f"must be a number, got {raw!r}") from exc
-    if value < minimum:
-        raise SettingsError(name, f"must be at least {minimum}, got {raw!r}")
-    return value
 
 
 class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -174,15 +144,15 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
     """Problems tolerated outside strict mode, logged at startup."""
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> GatewaySettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         """Read and validate; raise SettingsError naming the first bad setting."""
-        e = dict(os.environ if env is None else env)
-        strict = _flag(e, "HIVE_STRICT_STARTUP", True)
+        e = Environment(env)
+        strict = e.flag("HIVE_STRICT_STARTUP", True)
         warnings: list[str] = []
         generated: list[str] = []
 
         def secret(name: str, min_length: int = MIN_SECRET_LENGTH) -> str:
-            value = e.get(name, "")
+            value = e.optional_text(name) or ""
             problem = placeholder_problem(value, min_length)
             if problem is None:
                 return value
@@ -197,55 +167,46 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
         session_secret = secret("DASHBOARD_SESSION_SECRET")
         internal_secret = secret("HIVE_INTERNAL_SECRET")
         credential_key = secret("HIVE_CREDENTIAL_KEY")
-        database_url = e.get("DATABASE_URL", "")
+        database_url = e.optional_text("DATABASE_URL") or ""
         if not database_url:
             raise SettingsError("DATABASE_URL", "is required")
         if urlsplit(database_url).scheme.split("+")[0] not in ("postgresql", "postgres"):
             raise SettingsError("DATABASE_URL", "must be a postgresql:// URL")
 
+        def optional_secret(name: str, min_length: int) -> str | None:
+            value = e.optional_text(name)
+            problem = None if value is None else placeholder_problem(value, min_length)
+            if problem is not None:
+                if strict:
+                    raise SettingsError(name, problem)
+                warnings.append(f"{name} {problem} (tolerated)")
+            return value
+
         # Optional, but once set it guards writes into the operators' working trees,
         # so it is held to the same standard as the required secrets.
-        apply_token = e.get("HIVE_WORKSPACE_APPLY_RELAY_TOKEN") or None
-        if apply_token is not None:
-            problem = placeholder_problem(apply_token, MIN_SECRET_LENGTH)
-            if problem is not None:
-                if strict:
-                    raise SettingsError("HIVE_WORKSPACE_APPLY_RELAY_TOKEN", problem)
-                warnings.append(f"HIVE_WORKSPACE_APPLY_RELAY_TOKEN {problem} (tolerated)")
+        apply_token = optional_secret("HIVE_WORKSPACE_APPLY_RELAY_TOKEN", MIN_SECRET_LENGTH)
+        admin_password = optional_secret("HIVE_BOOTSTRAP_ADMIN_PASSWORD", MIN_ADMIN_PASSWORD_LENGTH)
 
-        admin_password = e.get("HIVE_BOOTSTRAP_ADMIN_PASSWORD") or None
-        if admin_password is not None:
-            problem = placeholder_problem(admin_password, MIN_ADMIN_PASSWORD_LENGTH)
-            if problem is not None:
-                if strict:
-                    raise SettingsError("HIVE_BOOTSTRAP_ADMIN_PASSWORD", problem)
-                warnings.append(f"HIVE_BOOTSTRAP_ADMIN_PASSWORD {problem} (tolerated)")
-
-        workspace_raw = e.get("HIVE_WORKSPACE", "")
+        workspace_raw = e.optional_text("HIVE_WORKSPACE") or ""
         if not workspace_raw:
             if strict:
                 raise SettingsError("HIVE_WORKSPACE", "is required")
-            workspace_raw = str(Path(e.get("HIVE_DATA_DIR") or ".hive") / "workspace")
+            workspace_raw = str(Path(e.text("HIVE_DATA_DIR", ".hive")) / "workspace")
             warnings.append(f"HIVE_WORKSPACE is not set; using {workspace_raw}")
         workspace = Path(workspace_raw).absolute()
 
-        mode = e.get("HIVE_STARTUP_MIGRATION_MODE", "check").strip().lower() or "check"
-        if mode not in ("check", "upgrade", "off"):
-            raise SettingsError(
-                "HIVE_STARTUP_MIGRATION_MODE", f"must be check, upgrade or off, got {mode!r}"
-            )
-        visibility = e.get("HIVE_SANDBOX_WORKSPACE_VISIBILITY", "auto").strip().lower() or "auto"
-        if visibility not in ("auto", "shared", "separate"):
-            raise SettingsError(
-                "HIVE_SANDBOX_WORKSPACE_VISIBILITY",
-                f"must be auto, shared or separate, got {visibility!r}",
-            )
+        mode: MigrationMode = e.choice(
+            "HIVE_STARTUP_MIGRATION_MODE", get_args(MigrationMode), "check"
+        )
+        visibility: WorkspaceVisibility = e.choice(
+            "HIVE_SANDBOX_WORKSPACE_VISIBILITY", get_args(WorkspaceVisibility), "auto"
+        )
         try:
-            providers = parse_providers(e.get("HIVE_MODEL_PROVIDERS", ""), e)
+            providers = parse_providers(e.text("HIVE_MODEL_PROVIDERS", ""), e.mapping)
         except ValueError as exc:
             raise SettingsError("HIVE_MODEL_PROVIDERS", str(exc)) from exc
-        default_ttl = int(_number(e, "HIVE_TASK_TOKEN_TTL_S", 900, 1))
-        max_ttl = int(_number(e, "HIVE_TASK_TOKEN_MAX_TTL_S", 86_400, 1))
+        default_ttl = e.integer("HIVE_TASK_TOKEN_TTL_S", 900, minimum=1)
+        max_ttl = e.integer("HIVE_TASK_TOKEN_MAX_TTL_S", 86_400, minimum=1)
         if default_ttl > max_ttl:
             raise SettingsError("HIVE_TASK_TOKEN_TTL_S", "exceeds HIVE_TASK_TOKEN_MAX_TTL_S")
 
@@ -256,31 +217,31 @@ class GatewaySettings(msgspec.Struct, kw_only=True, frozen=True):
             credential_key=credential_key,
             workspace=workspace,
             strict=strict,
-            migration_mode=mode,  # type: ignore[arg-type]
-            metadata_create=_flag(e, "HIVE_METADATA_CREATE_ON_STARTUP", False),
-            cookie_secure=_flag(e, "HIVE_COOKIE_SECURE", True),
+            migration_mode=mode,
+            metadata_create=e.flag("HIVE_METADATA_CREATE_ON_STARTUP", False),
+            cookie_secure=e.flag("HIVE_COOKIE_SECURE", True),
             bootstrap_admin_password=admin_password,
-            sandbox_url=(e.get("HIVE_SANDBOX_URL") or "http://127.0.0.1:8091").rstrip("/"),
-            sandbox_workspace=visibility,  # type: ignore[arg-type]
-            seed_archive_max_bytes=int(
-                _number(e, "HIVE_SEED_ARCHIVE_MAX_BYTES", 64 * 1024 * 1024, 1024)
+            sandbox_url=e.text("HIVE_SANDBOX_URL", "http://127.0.0.1:8091").rstrip("/"),
+            sandbox_workspace=visibility,
+            seed_archive_max_bytes=e.integer(
+                "HIVE_SEED_ARCHIVE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024
             ),
             workspace_apply_token=apply_token,
-            workspace_apply_max_bytes=int(
-                _number(e, "HIVE_WORKSPACE_APPLY_MAX_BYTES", 64 * 1024 * 1024, 1024)
+            workspace_apply_max_bytes=e.integer(
+                "HIVE_WORKSPACE_APPLY_MAX_BYTES", 64 * 1024 * 1024, minimum=1024
             ),
             providers=providers,
-            relay_rate_per_minute=_number(e, "HIVE_RELAY_RATE_LIMIT_PER_MINUTE", 240.0, 1),
-            relay_timeout_s=_number(e, "HIVE_RELAY_TIMEOUT_S", 600.0, 1),
+            relay_rate_per_minute=e.number("HIVE_RELAY_RATE_LIMIT_PER_MINUTE", 240.0, minimum=1),
+            relay_timeout_s=e.number("HIVE_RELAY_TIMEOUT_S", 600.0, minimum=1),
             token_default_ttl_s=default_ttl,
             token_max_ttl_s=max_ttl,
-            session_ttl_s=int(_number(e, "HIVE_SESSION_TTL_S", 12 * 3600, 60)),
-            login_max_failures=int(_number(e, "HIVE_LOGIN_MAX_FAILURES", 5, 1)),
-            login_window_s=_number(e, "HIVE_LOGIN_WINDOW_S", 300.0, 1),
-            metrics_public=_flag(e, "HIVE_METRICS_PUBLIC", False),
-            pool_backend=e.get("HIVE_POOL_BACKEND", "local") or "local",
-            log_level=(e.get("HIVE_LOG_LEVEL") or "INFO").upper(),
-            access_log=_flag(e, "HIVE_ACCESS_LOG", True),
+            session_ttl_s=e.integer("HIVE_SESSION_TTL_S", 12 * 3600, minimum=60),
+            login_max_failures=e.integer("HIVE_LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_window_s=e.number("HIVE_LOGIN_WINDOW_S", 300.0, minimum=1),
+            metrics_public=e.flag("HIVE_METRICS_PUBLIC", False),
+            pool_backend=e.text("HIVE_POOL_BACKEND", "local"),
+            log_level=e.text("HIVE_LOG_LEVEL", "INFO").upper(),
+            access_log=e.flag("HIVE_ACCESS_LOG", True),
             generated_secrets=tuple(generated),
             warnings=tuple(warnings),
         )

@@ -20,6 +20,7 @@ from litestar.datastructures import State
 
 import hive
 from hive.contracts.hardening import make_non_dumpable, take_secrets
+from hive.contracts.logs import Redactor, configure_logging
 from hive.contracts.problems import ProblemDetails
 from hive.events import DRIVER_ERRORS, EventStore, create_pool
 from hive.events.database import redact
@@ -196,6 +197,8 @@ def create_app(
         except ValueError as exc:
             _fail(str(exc))
             raise
+        # JSON lines on stdout that never carry a secret, from here on (as the gateway's).
+        configure_logging(Redactor(settings.secret_values()))
         # Read once; nothing this process spawns may inherit them, whatever builds its env.
         make_non_dumpable()
         take_secrets(SECRET_SETTINGS)
@@ -218,6 +221,8 @@ def create_app(
         plugins=[ProblemDetails(DRIVER_ERRORS)],
         state=State({"settings": settings, "ready": False, "after_approve": after_approve}),
         openapi_config=None,
+        # Our handler (configure_logging) only: Litestar's default one would log unredacted.
+        logging_config=None,
     )
 
 

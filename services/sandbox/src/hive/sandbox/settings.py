@@ -8,6 +8,8 @@ from pathlib import Path
 
 import msgspec
 
+from hive.contracts.logs import secret_values
+from hive.contracts.settings import Environment, SettingsError
 from hive.sandbox.codex.settings import CodexSettings
 from hive.sandbox.confinement import DEFAULT_EGRESS_PORTS, DEFAULT_LAUNCHER, ConfinementSettings
 from hive.sandbox.workruns.settings import WorkRunSettings
@@ -21,8 +23,7 @@ DEFAULT_COMMAND_ALLOWLIST = (
 DEFAULT_REGISTRY_ALLOWLIST = "pypi.org,files.pythonhosted.org,registry.npmjs.org"
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+DEFAULT_EGRESS_PORTS_CSV = ",".join(str(p) for p in DEFAULT_EGRESS_PORTS)
 
 
 class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -80,98 +81,80 @@ class SandboxSettings(msgspec.Struct, kw_only=True, frozen=True):
             f"workruns={self.workruns!r})"
         )
 
+    def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """What the log redactor must never let out: the internal secret, the database
+        password, the relay token and the provider keys Codex may be given (`env` mode)."""
+        e = os.environ if env is None else env
+        keys = [e.get(name) for name in self.codex.env_allowlist]
+        return secret_values(
+            self.internal_secret, self.database_url, self.workruns.apply_relay_token, *keys
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxSettings:
-        """Read HIVE_SANDBOX_* and friends; raise ValueError naming a bad setting."""
-        e = os.environ if env is None else env
-        secret = e.get("HIVE_INTERNAL_SECRET", "")
+        """Read HIVE_SANDBOX_* and friends; SettingsError (a ValueError) names a bad one."""
+        e = Environment(env)
+        secret = e.optional_text("HIVE_INTERNAL_SECRET")
         if not secret:
-            raise ValueError("HIVE_INTERNAL_SECRET is required")
-
-        def num(name: str, default: float | None) -> float | None:
-            raw = e.get(name)
-            if raw in (None, ""):
-                return default
-            try:
-                return float(raw)
-            except ValueError as exc:
-                raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-
-        mem = num("HIVE_SANDBOX_MAX_MEMORY_BYTES", None)
-        cpu = num("HIVE_SANDBOX_MAX_CPU_S", None)
-        revocation_cache = num("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S", 2.0)
-        if revocation_cache is None or not 0 <= revocation_cache <= 10:
-            raise ValueError("HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S must be between 0 and 10")
-        root = Path(e.get("HIVE_SANDBOX_ROOT", "/sandbox")).absolute()
+            raise SettingsError("HIVE_INTERNAL_SECRET", "is required")
+        root = Path(e.text("HIVE_SANDBOX_ROOT", "/sandbox")).absolute()
         return cls(
-            database_url=e.get("DATABASE_URL") or None,
+            database_url=e.optional_text("DATABASE_URL"),
             internal_secret=secret,
             root=root,
-            gateway_url=e.get("HIVE_GATEWAY_URL") or None,
-            sandbox_url=e.get("HIVE_SANDBOX_URL") or None,
-            command_allowlist=_csv(
-                e.get("HIVE_SANDBOX_COMMAND_ALLOWLIST", DEFAULT_COMMAND_ALLOWLIST)
+            gateway_url=e.optional_text("HIVE_GATEWAY_URL"),
+            sandbox_url=e.optional_text("HIVE_SANDBOX_URL"),
+            command_allowlist=e.csv("HIVE_SANDBOX_COMMAND_ALLOWLIST", DEFAULT_COMMAND_ALLOWLIST),
+            registry_allowlist=e.csv("HIVE_SANDBOX_REGISTRY_ALLOWLIST", DEFAULT_REGISTRY_ALLOWLIST),
+            log_cap_bytes=e.integer("HIVE_SANDBOX_LOG_CAP_BYTES", 64 * 1024 * 1024, minimum=0),
+            preview_bytes=e.integer("HIVE_SANDBOX_PREVIEW_BYTES", 4096, above=0),
+            kill_grace_s=e.number("HIVE_SANDBOX_KILL_GRACE_S", 5.0, minimum=0),
+            default_timeout_s=e.number("HIVE_SANDBOX_DEFAULT_TIMEOUT_S", 1800.0, above=0),
+            max_memory_bytes=e.optional_integer("HIVE_SANDBOX_MAX_MEMORY_BYTES", above=0),
+            max_cpu_s=e.optional_integer("HIVE_SANDBOX_MAX_CPU_S", above=0),
+            max_open_files=e.integer("HIVE_SANDBOX_MAX_OPEN_FILES", 4096, above=0),
+            command_settle_s=e.number("HIVE_SANDBOX_COMMAND_SETTLE_S", 0.05, minimum=0),
+            command_sync_commit=e.flag("HIVE_SANDBOX_COMMAND_SYNC_COMMIT", True),
+            coding_backend=e.text("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
+            lease_ttl_s=e.number("HIVE_SANDBOX_LEASE_TTL_S", 30.0, above=0),
+            worker_enabled=e.flag("HIVE_SANDBOX_WORKER", True),
+            token_revocation_cache_s=e.number(
+                "HIVE_SANDBOX_TOKEN_REVOCATION_CACHE_S", 2.0, minimum=0, maximum=10
             ),
-            registry_allowlist=_csv(
-                e.get("HIVE_SANDBOX_REGISTRY_ALLOWLIST", DEFAULT_REGISTRY_ALLOWLIST)
-            ),
-            log_cap_bytes=int(num("HIVE_SANDBOX_LOG_CAP_BYTES", 64 * 1024 * 1024) or 0),
-            preview_bytes=int(num("HIVE_SANDBOX_PREVIEW_BYTES", 4096) or 4096),
-            kill_grace_s=float(num("HIVE_SANDBOX_KILL_GRACE_S", 5.0) or 5.0),
-            default_timeout_s=float(num("HIVE_SANDBOX_DEFAULT_TIMEOUT_S", 1800.0) or 1800.0),
-            max_memory_bytes=int(mem) if mem else None,
-            max_cpu_s=int(cpu) if cpu else None,
-            max_open_files=int(num("HIVE_SANDBOX_MAX_OPEN_FILES", 4096) or 4096),
-            command_settle_s=float(num("HIVE_SANDBOX_COMMAND_SETTLE_S", 0.05) or 0.0),
-            command_sync_commit=e.get("HIVE_SANDBOX_COMMAND_SYNC_COMMIT", "true").lower()
-            not in ("0", "false", "no"),
-            coding_backend=e.get("HIVE_SANDBOX_CODING_BACKEND", "codex_cli"),
-            lease_ttl_s=float(num("HIVE_SANDBOX_LEASE_TTL_S", 30.0) or 30.0),
-            worker_enabled=e.get("HIVE_SANDBOX_WORKER", "true").lower() not in ("0", "false", "no"),
-            token_revocation_cache_s=revocation_cache,
             confinement=_confinement(e, root),
-            codex=CodexSettings.from_env(e),
-            workruns=WorkRunSettings.from_env(e),
+            codex=CodexSettings.from_env(e.mapping),
+            workruns=WorkRunSettings.from_env(e.mapping),
         )
 
 
-def _flag(e: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = e.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
-def _confinement(e: Mapping[str, str], root: Path) -> ConfinementSettings:
-    raw_ports = e.get("HIVE_SANDBOX_EGRESS_PORTS")
-    ports: tuple[int, ...] = DEFAULT_EGRESS_PORTS
-    if raw_ports is not None:
-        try:
-            ports = tuple(int(p) for p in _csv(raw_ports))
-        except ValueError as exc:
-            raise ValueError(
-                f"HIVE_SANDBOX_EGRESS_PORTS must be comma-separated port numbers, got {raw_ports!r}"
-            ) from exc
-        if any(not 0 < p < 65536 for p in ports):
-            raise ValueError(f"HIVE_SANDBOX_EGRESS_PORTS: ports are 1-65535, got {raw_ports!r}")
-    reads = tuple(Path(p) for p in _csv(e.get("HIVE_SANDBOX_CONFINE_READ_PATHS", "")))
+def _confinement(e: Environment, root: Path) -> ConfinementSettings:
+    ports = tuple(_port(p) for p in e.csv("HIVE_SANDBOX_EGRESS_PORTS", DEFAULT_EGRESS_PORTS_CSV))
+    reads = tuple(Path(p) for p in e.csv("HIVE_SANDBOX_CONFINE_READ_PATHS"))
     if any(not p.is_absolute() for p in reads):
-        raise ValueError("HIVE_SANDBOX_CONFINE_READ_PATHS takes absolute paths")
+        raise SettingsError("HIVE_SANDBOX_CONFINE_READ_PATHS", "takes absolute paths")
     protected = [root]
-    if data := e.get("HIVE_DATA_DIR"):
+    if data := e.optional_text("HIVE_DATA_DIR"):
         protected.append(Path(data).absolute())
     return ConfinementSettings(
-        required=_flag(e, "HIVE_SANDBOX_REQUIRE_CONFINEMENT", False),
-        enabled=_flag(e, "HIVE_SANDBOX_CONFINEMENT", True),
-        launcher=Path(e.get("HIVE_SANDBOX_CONFINE_BIN") or DEFAULT_LAUNCHER),
+        required=e.flag("HIVE_SANDBOX_REQUIRE_CONFINEMENT", False),
+        enabled=e.flag("HIVE_SANDBOX_CONFINEMENT", True),
+        launcher=Path(e.optional_text("HIVE_SANDBOX_CONFINE_BIN") or DEFAULT_LAUNCHER),
         egress_ports=ports,
         extra_read_paths=reads,
         protected_paths=tuple(protected),
     )
+
+
+def _port(item: str) -> int:
+    try:
+        port = int(item)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise SettingsError(
+            "HIVE_SANDBOX_EGRESS_PORTS", f"takes comma-separated ports 1-65535, got {item!r}"
+        )
+    return port
 
 
 class _ReadLog(Mapping[str, str]):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 import sysconfig
 import uuid
@@ -57,7 +56,7 @@ def agent_confinement(settings: AgentPoolSettings) -> Confinement:
     reads = toolchain_paths(base_path(), [sys.executable])
     reads += [Path(p) for p in sysconfig.get_paths().values()]
     reads += [Path(p).parent.parent for p in hive.__path__]  # member roots (src/, defaults/)
-    protected = [Path(d).absolute() for d in [os.environ.get("HIVE_DATA_DIR")] if d]
+    protected = [settings.data_dir] if settings.data_dir is not None else []
     confinement = Confinement(
         ConfinementSettings(
             required=settings.require_agent_confinement,

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from hive.gateway.platform.logs import Redactor
+from hive.contracts.logs import Redactor
 
 CredentialKind = Literal["provider", "channel"]
 _VERSION = b"\x01"

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from hive.contracts.retries import backoff
 from hive.gateway.dev_tasks.sandbox_client import SandboxClient
 from hive.gateway.platform.draining import watch_shutdown_signals
 from hive.gateway.platform.startup import StartupError
@@ -78,16 +79,14 @@ def _start_draining(rt: GatewayRuntime) -> Callable[[], None]:
 
 
 async def _wire_with_retries(rt: GatewayRuntime, wire: Wire) -> None:
-    delay = 1.0
-    while rt.services is None:
-        try:
+    def waiting(exc: BaseException, delay: float) -> None:
+        rt.db_status = f"unavailable: {getattr(exc, 'setting', exc)}"
+        log.error("startup wiring failed (retrying in %.0fs): %s", delay, exc)
+
+    async for attempt in backoff(StartupError, first_s=1.0, max_s=15.0, on_retry=waiting):
+        with attempt:
             rt.services = await wire(rt)
-            rt.db_status = "ok"
-        except StartupError as exc:
-            rt.db_status = f"unavailable: {exc.setting}"
-            log.error("startup wiring failed (retrying in %.0fs): %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 15.0)
+    rt.db_status = "ok"
 
 
 def gateway_lifespan(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from typing import Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, get_args
 
 import msgspec
 
-from hive.gateway.settings import SettingsError
+from hive.contracts.settings import Environment, SettingsError
 
 PoolBackend = Literal["local", "container"]
 ContainerRuntime = Literal["local_subprocess", "kubernetes"]
@@ -53,65 +55,48 @@ class AgentPoolSettings(msgspec.Struct, kw_only=True, frozen=True):
     scheduler_lease_s: float = 15.0
     """HIVE_SCHEDULER_LEASE_S: the leader lease's lifetime (another gateway takes over
     within this after the leader dies)."""
+    data_dir: Path | None = None
+    """HIVE_DATA_DIR: `hive dev`'s data dir (database, secrets.json), kept out of reach of
+    confined agent runtimes."""
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> AgentPoolSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AgentPoolSettings:
         """Read and validate; SettingsError names the first bad setting."""
-        e = dict(os.environ if env is None else env)
-        backend = (e.get("HIVE_POOL_BACKEND") or "local").strip().lower()
-        if backend not in ("local", "container"):
-            raise SettingsError("HIVE_POOL_BACKEND", f"must be local or container, got {backend!r}")
-        runtime = (e.get("HIVE_CONTAINER_RUNTIME_BACKEND") or "").strip().lower() or None
+        e = Environment(env)
+        backend: PoolBackend = e.choice("HIVE_POOL_BACKEND", get_args(PoolBackend), "local")
+        runtime: ContainerRuntime | None = None
         if backend == "container":
-            if runtime is None:
+            if e.raw("HIVE_CONTAINER_RUNTIME_BACKEND") is None:
                 raise SettingsError(
                     "HIVE_CONTAINER_RUNTIME_BACKEND",
                     "is required with HIVE_POOL_BACKEND=container (local_subprocess or kubernetes)",
                 )
-            if runtime not in ("local_subprocess", "kubernetes"):
-                raise SettingsError(
-                    "HIVE_CONTAINER_RUNTIME_BACKEND",
-                    f"must be local_subprocess or kubernetes, got {runtime!r}",
-                )
-        seed = f"{socket.gethostname()}\0{os.path.abspath(e.get('HIVE_WORKSPACE') or '.')}"
-        controller = e.get("HIVE_CONTROLLER_ID") or (
-            "gw-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
+            runtime = e.choice(
+                "HIVE_CONTAINER_RUNTIME_BACKEND", get_args(ContainerRuntime), "local_subprocess"
+            )
+        workspace = os.path.abspath(e.text("HIVE_WORKSPACE", "."))
+        seed = f"{socket.gethostname()}\0{workspace}"
+        controller = e.text(
+            "HIVE_CONTROLLER_ID", "gw-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
         )
-        port = e.get("HIVE_GATEWAY_PORT") or "8080"
-
-        def number(name: str, default: float) -> float:
-            raw = e.get(name, "").strip()
-            try:
-                value = float(raw) if raw else default
-            except ValueError:
-                raise SettingsError(name, f"must be a number, got {raw!r}") from None
-            if value <= 0:
-                raise SettingsError(name, "must be positive")
-            return value
-
-        def flag(name: str, default: bool) -> bool:
-            raw = e.get(name, "").strip().lower()
-            if not raw:
-                return default
-            if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                return raw in ("1", "true", "yes", "on")
-            raise SettingsError(name, f"must be true or false, got {raw!r}")
-
+        port = e.text("HIVE_GATEWAY_PORT", "8080")
+        data_dir = e.optional_text("HIVE_DATA_DIR")
         return cls(
-            pool_backend=backend,  # type: ignore[arg-type]
-            container_runtime=runtime if backend == "container" else None,  # type: ignore[arg-type]
+            pool_backend=backend,
+            container_runtime=runtime,
             controller_id=controller,
-            agent_gateway_url=(
-                e.get("HIVE_AGENT_GATEWAY_URL") or f"http://127.0.0.1:{port}"
-            ).rstrip("/"),
-            silent_after_s=number("HIVE_AGENT_SILENT_AFTER_S", 60.0),
-            health_interval_s=number("HIVE_AGENT_HEALTH_INTERVAL_S", 5.0),
-            token_ttl_s=int(number("HIVE_AGENT_TOKEN_TTL_S", 86_400)),
-            agent_namespace=e.get("HIVE_AGENT_NAMESPACE") or "hive-agents",
-            agent_image=e.get("HIVE_AGENT_IMAGE") or "openhive/agent:0.1.0",
-            kubeconfig=e.get("KUBECONFIG") or None,
-            agent_confinement=flag("HIVE_AGENT_CONFINEMENT", True),
-            require_agent_confinement=flag("HIVE_AGENT_REQUIRE_CONFINEMENT", False),
-            scheduler_tick_s=number("HIVE_SCHEDULER_TICK_S", 1.0),
-            scheduler_lease_s=number("HIVE_SCHEDULER_LEASE_S", 15.0),
+            agent_gateway_url=e.text("HIVE_AGENT_GATEWAY_URL", f"http://127.0.0.1:{port}").rstrip(
+                "/"
+            ),
+            silent_after_s=e.number("HIVE_AGENT_SILENT_AFTER_S", 60.0, above=0),
+            health_interval_s=e.number("HIVE_AGENT_HEALTH_INTERVAL_S", 5.0, above=0),
+            token_ttl_s=e.integer("HIVE_AGENT_TOKEN_TTL_S", 86_400, above=0),
+            agent_namespace=e.text("HIVE_AGENT_NAMESPACE", "hive-agents"),
+            agent_image=e.text("HIVE_AGENT_IMAGE", "openhive/agent:0.1.0"),
+            kubeconfig=e.optional_text("KUBECONFIG"),
+            agent_confinement=e.flag("HIVE_AGENT_CONFINEMENT", True),
+            require_agent_confinement=e.flag("HIVE_AGENT_REQUIRE_CONFINEMENT", False),
+            scheduler_tick_s=e.number("HIVE_SCHEDULER_TICK_S", 1.0, above=0),
+            scheduler_lease_s=e.number("HIVE_SCHEDULER_LEASE_S", 15.0, above=0),
+            data_dir=Path(data_dir).absolute() if data_dir else None,
         )

@@ -9,6 +9,7 @@ a `provider` credential stored through the credentials API under the same id.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import msgspec
@@ -36,7 +37,7 @@ class ModelProvider(msgspec.Struct, kw_only=True, frozen=True):
         return f"ModelProvider(id={self.id!r}, base_url={self.base_url!r}, models={self.models!r})"
 
 
-def parse_providers(raw: str, env: dict[str, str] | None = None) -> tuple[ModelProvider, ...]:
+def parse_providers(raw: str, env: Mapping[str, str] | None = None) -> tuple[ModelProvider, ...]:
     """Parse and check HIVE_MODEL_PROVIDERS; raise ValueError saying what is wrong."""
     if not raw.strip():
         return ()

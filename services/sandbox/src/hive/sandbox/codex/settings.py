@@ -7,15 +7,13 @@ from typing import Final, Literal, get_args
 
 import msgspec
 
+from hive.contracts.settings import Environment, SettingsError
+
 AuthMode = Literal["scrubbed", "env", "relay"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 
 DEFAULT_MODEL: Final = "qwen3-max"
 DEFAULT_RELAY_PROVIDER_ID: Final = "openhive-relay"
-
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 class CodexSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -42,43 +40,33 @@ class CodexSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CodexSettings:
-        """Read and validate; raise ValueError naming the bad variable."""
-        auth = env.get("HIVE_SANDBOX_CODEX_AUTH_MODE", "scrubbed") or "scrubbed"
-        if auth not in get_args(AuthMode):
-            raise ValueError(
-                f"HIVE_SANDBOX_CODEX_AUTH_MODE must be one of {', '.join(get_args(AuthMode))}, got {auth!r}"
-            )
-        mode = env.get("HIVE_SANDBOX_CODEX_SANDBOX_MODE", "workspace-write") or "workspace-write"
-        if mode not in get_args(SandboxMode):
-            raise ValueError(
-                f"HIVE_SANDBOX_CODEX_SANDBOX_MODE must be one of {', '.join(get_args(SandboxMode))}, got {mode!r}"
-            )
-        timeout_raw = env.get("HIVE_SANDBOX_CODEX_TIMEOUT_S") or None
-        try:
-            timeout = float(timeout_raw) if timeout_raw else None
-        except ValueError as exc:
-            raise ValueError(
-                f"HIVE_SANDBOX_CODEX_TIMEOUT_S must be a number, got {timeout_raw!r}"
-            ) from exc
-        provider_id = env.get("HIVE_SANDBOX_CODEX_PROVIDER_ID") or None
+        """Read and validate; SettingsError (a ValueError) names the bad variable."""
+        e = Environment(env)
+        provider_id = e.optional_text("HIVE_SANDBOX_CODEX_PROVIDER_ID")
         if provider_id is not None:
-            check_provider_id(provider_id)
-        env_key = env.get("HIVE_SANDBOX_CODEX_PROVIDER_ENV_KEY") or None
-        allowlist = _csv(env.get("HIVE_SANDBOX_CODEX_ENV_ALLOWLIST", ""))
+            try:
+                check_provider_id(provider_id)
+            except ValueError as exc:
+                raise SettingsError("HIVE_SANDBOX_CODEX_PROVIDER_ID", str(exc)) from None
+        env_key = e.optional_text("HIVE_SANDBOX_CODEX_PROVIDER_ENV_KEY")
+        allowlist = e.csv("HIVE_SANDBOX_CODEX_ENV_ALLOWLIST")
         if env_key is not None and env_key not in allowlist:
-            raise ValueError(
-                "HIVE_SANDBOX_CODEX_PROVIDER_ENV_KEY must be one of HIVE_SANDBOX_CODEX_ENV_ALLOWLIST"
+            raise SettingsError(
+                "HIVE_SANDBOX_CODEX_PROVIDER_ENV_KEY",
+                "must be one of HIVE_SANDBOX_CODEX_ENV_ALLOWLIST",
             )
         return cls(
-            bin=env.get("HIVE_SANDBOX_CODEX_BIN") or None,
-            auth_mode=auth,  # type: ignore[arg-type]
+            bin=e.optional_text("HIVE_SANDBOX_CODEX_BIN"),
+            auth_mode=e.choice("HIVE_SANDBOX_CODEX_AUTH_MODE", get_args(AuthMode), "scrubbed"),
             env_allowlist=allowlist,
-            model=env.get("HIVE_SANDBOX_CODEX_MODEL") or DEFAULT_MODEL,
-            sandbox_mode=mode,  # type: ignore[arg-type]
+            model=e.text("HIVE_SANDBOX_CODEX_MODEL", DEFAULT_MODEL),
+            sandbox_mode=e.choice(
+                "HIVE_SANDBOX_CODEX_SANDBOX_MODE", get_args(SandboxMode), "workspace-write"
+            ),
             provider_id=provider_id,
-            provider_base_url=(env.get("HIVE_SANDBOX_CODEX_PROVIDER_BASE_URL") or None),
+            provider_base_url=e.optional_text("HIVE_SANDBOX_CODEX_PROVIDER_BASE_URL"),
             provider_env_key=env_key,
-            timeout_s=timeout,
+            timeout_s=e.optional_number("HIVE_SANDBOX_CODEX_TIMEOUT_S", above=0),
         )
 
 

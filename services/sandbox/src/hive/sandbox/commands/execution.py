@@ -26,6 +26,7 @@ import asyncpg
 from hive.contracts.api import CommandStatus
 from hive.contracts.errors import ErrorCode
 from hive.contracts.events import CommandState
+from hive.contracts.retries import backoff
 from hive.events import EventStoreError
 from hive.sandbox.commands.errors import CommandElsewhere, CommandsClosing, PolicyViolation
 from hive.sandbox.commands.live import (
@@ -47,6 +48,8 @@ from hive.sandbox.environment import child_env
 from hive.sandbox.storage import InvalidId, check_id
 
 log = logging.getLogger("hive.sandbox.commands")
+RECORD_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+"""What a command's end record is retried on (eight tries, 0.2 s doubling to 5 s)."""
 
 
 class CommandExecution(CommandsBase):
@@ -169,24 +172,27 @@ class CommandExecution(CommandsBase):
         """Append the record of a command that was answered already (retrying while the
         database is away; the journal keeps it for a successor meanwhile)."""
         row = cmd.row
-        delay = 0.05
         try:
             # Let the answer leave first: one more loop turn puts the append (encoding,
             # sending) after the response was handed to the server (measured under
             # granian). A timer (it was 1 ms) rather landed it in the middle of the
             # caller's next request, on its critical path.
             await asyncio.sleep(RECORD_DELAY_S)
-            while True:
-                try:
-                    await self.records.record_started(row, end)
-                    break
-                except TRANSIENT:
-                    if self._closing:
-                        log.error("command %s stays journaled, not recorded", row.command_id)
-                        return
-                    log.warning("recording command %s failed; retrying", row.command_id)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            try:
+                async for attempt in backoff(
+                    TRANSIENT,
+                    first_s=0.05,
+                    max_s=5.0,
+                    give_up=lambda: self._closing,
+                    on_retry=lambda _exc, _delay: log.warning(
+                        "recording command %s failed; retrying", row.command_id
+                    ),
+                ):
+                    with attempt:
+                        await self.records.record_started(row, end)
+            except TRANSIENT:  # closing: the journal hands it to the next start
+                log.error("command %s stays journaled, not recorded", row.command_id)
+                return
             self.journal.done(row.command_id)
             cmd.recorded.set()
         except (EventStoreError, asyncpg.PostgresError):
@@ -268,17 +274,12 @@ class CommandExecution(CommandsBase):
         asyncio.get_running_loop().call_later(60.0, self._forget, cmd.row.command_id, cmd)
 
     async def _record_finished(self, cmd: LiveCommand, end: Finish) -> None:
-        delay = 0.2
-        for attempt in range(8):
-            try:
-                await self.records.record_finished(cmd.row.command_id, cmd.row.stream_id, end)
-                break
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                if attempt == 7:
-                    log.error("could not record the end of command %s", cmd.row.command_id)
-                    break
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        try:
+            async for attempt in backoff(RECORD_ERRORS, first_s=0.2, max_s=5.0, attempts=8):
+                with attempt:
+                    await self.records.record_finished(cmd.row.command_id, cmd.row.stream_id, end)
+        except RECORD_ERRORS:
+            log.error("could not record the end of command %s", cmd.row.command_id)
         apply_finish(cmd.row, end)
 
     def _forget(self, command_id: str, cmd: LiveCommand) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping
 
 import msgspec
+
+from hive.contracts.settings import Environment
 
 
 class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -43,30 +43,19 @@ class WorkRunSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkRunSettings:
-        """Read the HIVE_SANDBOX_* variables above; ValueError names a bad one."""
-        e = os.environ if env is None else env
-
-        def number(name: str, default: float, *, zero_ok: bool = False) -> float:
-            raw = e.get(name)
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError as exc:
-                raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-            if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-                raise ValueError(f"{name} must be a positive number, got {raw!r}")
-            return value
-
+        """Read the HIVE_SANDBOX_* variables above; SettingsError names a bad one."""
+        e = Environment(env)
         return cls(
-            apply_relay_url=e.get("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL") or None,
-            apply_relay_token=e.get("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN") or None,
-            max_concurrent_attempts=int(number("HIVE_SANDBOX_MAX_CONCURRENT_ATTEMPTS", 4)),
-            poll_interval_s=number("HIVE_SANDBOX_WORKER_POLL_S", 1.0),
-            archive_max_compressed_bytes=int(
-                number("HIVE_SANDBOX_ARCHIVE_MAX_COMPRESSED_BYTES", 64 * 1024 * 1024)
+            apply_relay_url=e.optional_text("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_URL"),
+            apply_relay_token=e.optional_text("HIVE_SANDBOX_WORKSPACE_APPLY_RELAY_TOKEN"),
+            max_concurrent_attempts=e.integer("HIVE_SANDBOX_MAX_CONCURRENT_ATTEMPTS", 4, above=0),
+            poll_interval_s=e.number("HIVE_SANDBOX_WORKER_POLL_S", 1.0, above=0),
+            archive_max_compressed_bytes=e.integer(
+                "HIVE_SANDBOX_ARCHIVE_MAX_COMPRESSED_BYTES", 64 * 1024 * 1024, above=0
             ),
-            archive_max_bytes=int(number("HIVE_SANDBOX_ARCHIVE_MAX_BYTES", 512 * 1024 * 1024)),
-            archive_max_files=int(number("HIVE_SANDBOX_ARCHIVE_MAX_FILES", 50_000)),
-            git_timeout_s=number("HIVE_SANDBOX_GIT_TIMEOUT_S", 300.0),
+            archive_max_bytes=e.integer(
+                "HIVE_SANDBOX_ARCHIVE_MAX_BYTES", 512 * 1024 * 1024, above=0
+            ),
+            archive_max_files=e.integer("HIVE_SANDBOX_ARCHIVE_MAX_FILES", 50_000, above=0),
+            git_timeout_s=e.number("HIVE_SANDBOX_GIT_TIMEOUT_S", 300.0, above=0),
         )

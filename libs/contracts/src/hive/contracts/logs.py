@@ -1,11 +1,14 @@
-"""Structured JSON logs on stdout, with every configured secret redacted.
+"""Structured JSON logs on stdout, with every configured secret redacted (every service).
 
 structlog and the standard library share one handler, so a line from
 Litestar, aiohttp or asyncpg passes the same `Redactor` as our own. The
-redactor replaces every registered secret value (the gateway's own secrets,
-vendor keys, the database password, stored credentials once decrypted) and
-the signature part of any task token, in every field of the event and once
-more in the rendered line.
+redactor replaces every registered secret value (a service's own secrets,
+vendor keys, the database password, the gateway's stored credentials once
+decrypted) and the signature part of any task token, in every field of the
+event and once more in the rendered line.
+
+The gateway, the sandbox and the agent runtime each call `configure_logging`
+once at startup with the secret values their settings hold.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -86,6 +90,17 @@ class _RedactedJSON:
         return self._redactor.redact(str(self._render(logger, method, event_dict)))
 
 
+def secret_values(*values: str | None) -> list[str]:
+    """The given secrets; of a URL (DATABASE_URL) only its password, if it has one."""
+    out: list[str] = []
+    for value in values:
+        if value and "://" in value:
+            value = urlsplit(value).password
+        if value:
+            out.append(value)
+    return out
+
+
 def configure_logging(redactor: Redactor, level: str = "INFO") -> None:
     """Route structlog and stdlib logging to one JSON handler on stdout."""
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
@@ -103,9 +118,9 @@ def configure_logging(redactor: Redactor, level: str = "INFO") -> None:
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):
-        if getattr(old, "_hive_gateway", False):
+        if getattr(old, "_hive_logs", False):
             root.removeHandler(old)
-    handler._hive_gateway = True  # type: ignore[attr-defined]
+    handler._hive_logs = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
     structlog.configure(
