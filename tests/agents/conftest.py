@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.databases import migrated_database
 from tests.support.gateway_server import GatewayServer
-from tests.support.sandbox_server import SandboxServer
+from tests.support.sandbox_server import SandboxServer, worker_sandbox
 from tests.support.scripted_model import ScriptedModelServer
 from tests.support.service_process import free_port
 
@@ -56,13 +56,8 @@ def agent_sandbox(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SandboxServer]:
     """A real sandbox running Work Runs with the deterministic_proof backend."""
-    server = SandboxServer.start(
-        database_url,
-        root=tmp_path_factory.mktemp("agent-sandbox") / "root",
-        env={"HIVE_SANDBOX_WORKER": "true", "HIVE_SANDBOX_CODING_BACKEND": "deterministic_proof"},
-    )
-    yield server
-    server.stop()
+    with worker_sandbox(database_url, tmp_path_factory.mktemp("agent-sandbox") / "root") as server:
+        yield server
 
 
 def start_gateway(

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.support.gateway_server import GatewayServer
-from tests.support.sandbox_server import SandboxServer, free_port
+from tests.support.sandbox_server import SandboxServer, free_port, worker_sandbox
 from tests.support.scripted_model import Message, ScriptedModelServer
 
 VENDOR_KEY = "sk-canary-vendor-key-0b7d4c1e9f2a"
@@ -65,13 +65,8 @@ def gw_sandbox(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SandboxServer]:
     """A real sandbox running Work Runs with the deterministic_proof backend."""
-    server = SandboxServer.start(
-        database_url,
-        root=tmp_path_factory.mktemp("gw-sandbox") / "root",
-        env={"HIVE_SANDBOX_WORKER": "true", "HIVE_SANDBOX_CODING_BACKEND": "deterministic_proof"},
-    )
-    yield server
-    server.stop()
+    with worker_sandbox(database_url, tmp_path_factory.mktemp("gw-sandbox") / "root") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -166,3 +167,26 @@ class SandboxServer(ServiceProcess):
 def sandbox_python() -> str:
     """The interpreter governed commands see as `python3` on PATH (for building test argv)."""
     return sys.executable
+
+
+# The sandbox most suites start beside a gateway: its worker runs Work Runs with the
+# deterministic_proof backend.
+DETERMINISTIC_WORKER: Mapping[str, str] = {
+    "HIVE_SANDBOX_WORKER": "true",
+    "HIVE_SANDBOX_CODING_BACKEND": "deterministic_proof",
+}
+
+
+@contextmanager
+def worker_sandbox(database_url: str, root: Path) -> Iterator[SandboxServer]:
+    """A sandbox whose worker runs deterministic_proof Work Runs, stopped on exit.
+
+    Give it a database of the suite's own (`migrated_database`): a worker claims every
+    runnable Work Run in its database, and one on another storage root sharing the
+    session database fails other suites' attempts ("not on this replica").
+    """
+    server = SandboxServer.start(database_url, root=root, env=DETERMINISTIC_WORKER)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from tests.agents.conftest import MODEL, start_gateway
 from tests.support.dashboard_server import WEB, DashboardServer
 from tests.support.databases import migrated_database
 from tests.support.gateway_server import GatewayServer
-from tests.support.sandbox_server import SandboxServer
+from tests.support.sandbox_server import SandboxServer, worker_sandbox
 from tests.support.scripted_model import ScriptedModelServer
 
 
@@ -64,13 +64,8 @@ def web_sandbox(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SandboxServer]:
     """A real sandbox whose worker runs deterministic_proof Work Runs."""
-    server = SandboxServer.start(
-        database_url,
-        root=tmp_path_factory.mktemp("web-sandbox") / "root",
-        env={"HIVE_SANDBOX_WORKER": "true", "HIVE_SANDBOX_CODING_BACKEND": "deterministic_proof"},
-    )
-    yield server
-    server.stop()
+    with worker_sandbox(database_url, tmp_path_factory.mktemp("web-sandbox") / "root") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

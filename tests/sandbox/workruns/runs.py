@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 
-from tests.support.sandbox_server import SandboxServer
+from tests.support.sandbox_server import DETERMINISTIC_WORKER, SandboxServer
 
 # Short leases so a killed replica's attempts turn stale within seconds.
 WORKER_ENV: Mapping[str, str] = {
-    "HIVE_SANDBOX_WORKER": "true",
-    "HIVE_SANDBOX_CODING_BACKEND": "deterministic_proof",
+    **DETERMINISTIC_WORKER,
     "HIVE_SANDBOX_LEASE_TTL_S": "2",
     "HIVE_SANDBOX_WORKER_POLL_S": "0.2",
 }

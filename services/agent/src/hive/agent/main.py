@@ -40,6 +40,7 @@ from hive.contracts.api import AgentHealth
 from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.logs import Redactor, configure_logging, secret_values
 from hive.contracts.problems import ProblemDetails
+from hive.contracts.serving import served_app
 
 log = logging.getLogger("hive.agent")
 
@@ -174,13 +175,5 @@ def create_app(settings: AgentSettings | None = None) -> Litestar:
     )
 
 
-_app: Litestar | None = None
-
-
-def __getattr__(name: str) -> Litestar:
-    global _app
-    if name == "app":
-        if _app is None:
-            _app = create_app()
-        return _app
-    raise AttributeError(name)
+# `app` (granian's target) is built on first access, once: see hive.contracts.serving.
+__getattr__ = served_app(create_app)

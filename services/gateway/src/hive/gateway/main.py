@@ -10,7 +10,6 @@ domain services (`wiring.wire`); each domain package contributes its routes
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -19,6 +18,7 @@ from litestar.middleware import DefineMiddleware
 from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.logs import Redactor, configure_logging
 from hive.contracts.problems import ProblemDetails
+from hive.contracts.serving import served_app
 from hive.events import DRIVER_ERRORS
 from hive.gateway.agents.api import AgentsController
 from hive.gateway.agents.feature import AgentsFeature
@@ -127,14 +127,5 @@ def create_app(
     )
 
 
-_app: Litestar | None = None
-
-
-def __getattr__(name: str) -> Any:
-    # `hive.gateway.main:app` is built on first access (granian's import), once.
-    global _app
-    if name == "app":
-        if _app is None:
-            _app = create_app()
-        return _app
-    raise AttributeError(name)
+# `app` (granian's target) is built on first access, once: see hive.contracts.serving.
+__getattr__ = served_app(create_app)

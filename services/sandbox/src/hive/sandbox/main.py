@@ -22,6 +22,7 @@ import hive
 from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.logs import Redactor, configure_logging
 from hive.contracts.problems import ProblemDetails
+from hive.contracts.serving import served_app
 from hive.events import DRIVER_ERRORS, EventStore, create_pool
 from hive.events.database import redact
 from hive.sandbox.api import health
@@ -226,9 +227,5 @@ def create_app(
     )
 
 
-def __getattr__(name: str) -> Litestar:
-    # `hive.sandbox.main:app` is built on first access, so importing this module
-    # (tests, tooling) never reads the environment or exits.
-    if name == "app":
-        return create_app()
-    raise AttributeError(name)
+# `app` (granian's target) is built on first access, once: see hive.contracts.serving.
+__getattr__ = served_app(create_app)
