@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +42,7 @@ from hive.gateway.pools.kubernetes_objects import (
 from hive.gateway.pools.kubernetes_objects import PodSpecInputs as Inputs
 from tests.agents.conftest import MODEL, start_gateway
 from tests.infra.manifests import BASE
+from tests.support.deadline import await_for
 from tests.support.kube_cluster import KubeCluster
 
 pytestmark = [pytest.mark.kube, pytest.mark.timeout(300)]
@@ -134,14 +134,7 @@ def wait_gone(cluster: KubeCluster, kind: str, name: str) -> None:
 
 async def until(check: Any, what: str, timeout_s: float = READY_S) -> Any:
     """Await `check()` until it is truthy (a deadline poll, not a sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
+    return await await_for(what, check, timeout_s)
 
 
 # -- created as specified, admitted, followed --------------------------------------------

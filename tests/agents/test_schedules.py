@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import json
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 from hive.gateway.schedules.lease import LeaderLease
 from hive.gateway.schedules.store import Fenced, ScheduleStore
 from tests.support.databases import migrated_database
+from tests.support.deadline import wait_for
 from tests.support.gateway_server import GatewayServer
 from tests.support.scripted_model import Hold, Message, ScriptedModelServer
 from tests.support.service_process import free_port
@@ -71,13 +71,7 @@ async def _rows(db: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 
 def _wait(what: str, check: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    return wait_for(what, check, timeout_s, interval_s=0.1)
 
 
 def _fired(db: str, schedule_id: str) -> list[asyncpg.Record]:

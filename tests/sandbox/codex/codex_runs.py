@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from tests.sandbox.workruns.runs import events
+from tests.support.deadline import wait_for
 
 
 def apply_patch(*ops: str) -> str:
     """An apply_patch envelope around `ops` (Codex's patch grammar)."""
     return "*** Begin Patch\n" + "".join(ops) + "*** End Patch\n"
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    """Poll `probe` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def codex_pid(http: httpx.Client, task_id: str, attempt_no: int = 1) -> int:
