@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import msgspec
 
@@ -42,6 +43,20 @@ class SettingsError(ValueError):
     def __init__(self, setting: str, problem: str) -> None:
         super().__init__(f"{setting} {problem}")
         self.setting = setting
+
+
+EXIT_REFUSED = 3
+"""A service's exit status when it refuses to start (a bad setting, no database)."""
+
+
+def refuse_to_start(service: str, reason: object) -> NoReturn:
+    """One line on stderr naming the service and why, then exit `EXIT_REFUSED`.
+
+    Printed, not logged: it runs before logging is configured, and `reason` names a
+    variable, never its value.
+    """
+    print(f"hive {service}: refusing to start: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_REFUSED)
 
 
 def _bounds(minimum: float | None, above: float | None, maximum: float | None) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,6 +40,7 @@ from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.logs import Redactor, configure_logging, secret_values
 from hive.contracts.problems import ProblemDetails
 from hive.contracts.serving import served_app
+from hive.contracts.settings import refuse_to_start
 
 log = logging.getLogger("hive.agent")
 
@@ -157,8 +157,7 @@ def create_app(settings: AgentSettings | None = None) -> Litestar:
         try:
             settings = AgentSettings.from_env()
         except AgentSettingsError as exc:
-            print(f"hive agent: refusing to start: {exc}", file=sys.stderr, flush=True)
-            raise SystemExit(3) from None
+            refuse_to_start("agent", exc)
         # JSON lines on stdout without the agent's token or secret (as every service logs);
         # an app built with given settings (tests) leaves its host's logging alone.
         configure_logging(Redactor(secret_values(settings.agent_token, settings.internal_secret)))

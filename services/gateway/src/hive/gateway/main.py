@@ -9,8 +9,6 @@ domain services (`wiring.wire`); each domain package contributes its routes
 
 from __future__ import annotations
 
-import sys
-
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
@@ -19,6 +17,7 @@ from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.logs import Redactor, configure_logging
 from hive.contracts.problems import ProblemDetails
 from hive.contracts.serving import served_app
+from hive.contracts.settings import refuse_to_start
 from hive.events import DRIVER_ERRORS
 from hive.gateway.agents.api import AgentsController
 from hive.gateway.agents.feature import AgentsFeature
@@ -32,7 +31,7 @@ from hive.gateway.operators.sessions import SessionKeys
 from hive.gateway.operators.throttle import LoginThrottle
 from hive.gateway.platform import health, reference
 from hive.gateway.platform import metrics_controller as metrics
-from hive.gateway.platform.lifespan import EXIT_REFUSED, gateway_lifespan
+from hive.gateway.platform.lifespan import gateway_lifespan
 from hive.gateway.platform.metrics import GatewayMetrics, ObservabilityMiddleware
 from hive.gateway.platform.openapi import openapi_config
 from hive.gateway.pools.settings import AgentPoolSettings
@@ -50,8 +49,7 @@ def _settings() -> GatewaySettings:
     try:
         settings = GatewaySettings.from_env()
     except SettingsError as exc:
-        print(f"hive gateway: refusing to start: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(EXIT_REFUSED) from None
+        refuse_to_start("gateway", exc)
     # Read once: nothing this process spawns inherits them; no core, no /proc/<pid>/mem.
     make_non_dumpable()
     take_secrets(settings.secret_env_names())
@@ -68,8 +66,7 @@ def create_app(
     try:
         pool_settings = pool_settings or AgentPoolSettings.from_env()
     except SettingsError as exc:
-        print(f"hive gateway: refusing to start: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(EXIT_REFUSED) from None
+        refuse_to_start("gateway", exc)
     settings = settings or _settings()
     redactor = Redactor(settings.secret_values())
     if configure_logs:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import sysconfig
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -23,6 +23,7 @@ from hive.contracts.hardening import make_non_dumpable, take_secrets
 from hive.contracts.logs import Redactor, configure_logging
 from hive.contracts.problems import ProblemDetails
 from hive.contracts.serving import served_app
+from hive.contracts.settings import refuse_to_start
 from hive.events import DRIVER_ERRORS, EventStore, create_pool
 from hive.events.database import redact
 from hive.sandbox.api import health
@@ -64,9 +65,8 @@ SECRET_SETTINGS = (
 stay: they are read per attempt, and only the allowlist reaches Codex)."""
 
 
-def _fail(reason: str) -> None:
-    print(f"hive sandbox: startup failed: {reason}", file=sys.stderr, flush=True)
-    raise SystemExit(3)
+def _fail(reason: str) -> NoReturn:
+    refuse_to_start("sandbox", reason)
 
 
 @asynccontextmanager

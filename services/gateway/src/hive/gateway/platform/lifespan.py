@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 
 from hive.contracts.retries import backoff
+from hive.contracts.settings import EXIT_REFUSED
 from hive.gateway.dev_tasks.sandbox_client import SandboxClient
 from hive.gateway.platform.draining import watch_shutdown_signals
 from hive.gateway.platform.startup import StartupError
@@ -27,7 +28,6 @@ from hive.gateway.runtime import GatewayRuntime, Services
 
 log = logging.getLogger("hive.gateway")
 
-EXIT_REFUSED = 3
 DB_PING_INTERVAL_S = 5.0
 PRUNE_INTERVAL_S = 600.0
 
