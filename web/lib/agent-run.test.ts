@@ -1,24 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { layoutAgentRun, runBudget, runNotes } from "./agent-run";
 import type { StoredEvent } from "./timeline";
+import { testStream } from "./test-events";
 
-let version = 0;
-function ev(event_type: string, second: number, payload: Record<string, unknown> = {}): StoredEvent {
-  version += 1;
-  return {
-    event_id: `e${version}`,
-    event_type,
-    global_position: 100 + version,
-    payload,
-    recorded_at: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
-    schema_version: 1,
-    stream_version: version,
-  };
-}
+const stream = testStream();
+const ev = stream.ev;
 
 /** A run that asked for approval of a tool call, then ran out of model calls and got a grant. */
 function approvedThenGranted(): StoredEvent[] {
-  version = 0;
+  stream.restart();
   return [
     ev("AgentRunStarted", 0, { run_id: "r1", input: "go", budget: { model_calls: 2, tokens: 1000, wall_s: 60 } }),
     ev("AgentModelCalled", 1, { step: 1, input_tokens: 100, output_tokens: 20 }),
@@ -75,7 +65,7 @@ describe("layoutAgentRun", () => {
   });
 
   it("marks a failed or cancelled run as a failure", () => {
-    version = 0;
+    stream.restart();
     const events = [ev("AgentRunStarted", 0, { input: "go" }), ev("AgentRunFinished", 1, { status: "cancelled", error: "budget exhausted" })];
     const last = layoutAgentRun(events).marks.at(-1);
     expect(last?.failure).toBe(true);

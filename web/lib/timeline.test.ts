@@ -1,22 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { layoutTimeline, niceSpan, type StoredEvent } from "./timeline";
+import { testStream } from "./test-events";
 
-let version = 0;
-function ev(event_type: string, second: number, payload: Record<string, unknown> = {}): StoredEvent {
-  version += 1;
-  return {
-    event_id: `e${version}`,
-    event_type,
-    global_position: 100 + version,
-    payload,
-    recorded_at: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
-    schema_version: 1,
-    stream_version: version,
-  };
-}
+const stream = testStream();
+const ev = stream.ev;
 
 function failedThenResumed(): StoredEvent[] {
-  version = 0;
+  stream.restart();
   return [
     ev("DevTaskCreated", 0, { backend: "deterministic_proof" }),
     ev("WorkspaceSeeded", 1, { file_count: 3 }),
@@ -106,7 +96,7 @@ describe("layoutTimeline", () => {
   });
 
   it("lays out 5,000 events in one pass", () => {
-    version = 0;
+    stream.restart();
     const events = [ev("DevTaskCreated", 0), ev("AttemptStarted", 0, { attempt_no: 1 })];
     for (let i = 0; i < 4998; i++) {
       events.push(ev("CheckpointRecorded", i % 60, { attempt_no: 1, checkpoint_sequence_no: i, durable: true }));
