@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,27 @@ def project(operator: httpx.Client, tmp_path: Path) -> dict[str, str]:
     return doc
 
 
+def create_agent(operator: httpx.Client, project_id: str, **body: Any) -> dict[str, Any]:
+    """POST /api/agents: a keeper on the scripted model unless `body` says otherwise."""
+    r = operator.post(
+        "/api/agents",
+        json={"project_id": project_id, "role": "keeper", "model": MODEL, **body},
+    )
+    assert r.status_code == 201, r.text
+    agent: dict[str, Any] = r.json()
+    return agent
+
+
+@contextmanager
+def ready_agent(operator: httpx.Client, project_id: str, **body: Any) -> Iterator[dict[str, Any]]:
+    """An agent whose runtime is ready, deleted on exit."""
+    agent_id = create_agent(operator, project_id, **body)["agent_id"]
+    try:
+        yield wait_ready(operator, agent_id)
+    finally:
+        operator.delete(f"/api/agents/{agent_id}")
+
+
 AgentFactory = Callable[..., dict[str, Any]]
 
 
@@ -152,12 +174,7 @@ def make_agent(operator: httpx.Client, project: dict[str, str]) -> Iterator[Agen
     made: list[str] = []
 
     def make(**body: Any) -> dict[str, Any]:
-        r = operator.post(
-            "/api/agents",
-            json={"project_id": project["project_id"], "role": "keeper", "model": MODEL, **body},
-        )
-        assert r.status_code == 201, r.text
-        agent: dict[str, Any] = r.json()
+        agent = create_agent(operator, project["project_id"], **body)
         made.append(agent["agent_id"])
         return wait_ready(operator, agent["agent_id"])
 

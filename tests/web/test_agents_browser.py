@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.agents.conftest import MODEL, wait_ready
+from tests.agents.conftest import MODEL, ready_agent
 from tests.support.dashboard_server import DashboardServer
 from tests.support.gateway_server import GatewayServer
 from tests.support.scripted_model import FunctionCall, Message, ScriptedModelServer
@@ -151,19 +151,12 @@ def test_an_agent_run_is_approved_with_the_keyboard_only(
 ) -> None:
     project = _project(operator, workspace(tmp_path / "ws"))
     agent_id = f"kb-{uuid.uuid4().hex[:8]}"
-    r = operator.post(
-        "/api/agents",
-        json={
-            "agent_id": agent_id,
-            "project_id": project["project_id"],
-            "role": "keeper",
-            "model": MODEL,
-            "policies": {"create_dev_task": "operator_approval"},
-        },
-    )
-    assert r.status_code == 201, r.text
-    try:
-        wait_ready(operator, agent_id)
+    with ready_agent(
+        operator,
+        project["project_id"],
+        agent_id=agent_id,
+        policies={"create_dev_task": "operator_approval"},
+    ):
         model.script(*_tool_call_then("done by keyboard"))
         run = operator.post(f"/api/agents/{agent_id}/run", json={"input": "go"}).json()
         assert run["status"] == "awaiting_input", run
@@ -172,8 +165,6 @@ def test_an_agent_run_is_approved_with_the_keyboard_only(
         done = operator.get(f"/api/agents/{agent_id}/runs/{run['run_id']}").json()
         assert done["status"] == "completed" and done["output"] == "done by keyboard"
         assert len(_work_runs(operator, project["project_id"])) == 1
-    finally:
-        operator.delete(f"/api/agents/{agent_id}")
 
 
 @pytest.mark.timeout(300)
@@ -186,19 +177,7 @@ def test_an_exhausted_budget_is_granted_in_the_browser(
 ) -> None:
     project = _project(operator, workspace(tmp_path / "ws"))
     agent_id = f"budget-{uuid.uuid4().hex[:8]}"
-    r = operator.post(
-        "/api/agents",
-        json={
-            "agent_id": agent_id,
-            "project_id": project["project_id"],
-            "role": "keeper",
-            "model": MODEL,
-            "budget": {"model_calls": 1},
-        },
-    )
-    assert r.status_code == 201, r.text
-    try:
-        wait_ready(operator, agent_id)
+    with ready_agent(operator, project["project_id"], agent_id=agent_id, budget={"model_calls": 1}):
         model.script(FunctionCall("remember", {"note": "budget test"}), Message("finished"))
         run = operator.post(f"/api/agents/{agent_id}/run", json={"input": "go"}).json()
         assert run["status"] == "awaiting_input" and run["pending"]["reason"] == "budget", run
@@ -210,5 +189,3 @@ def test_an_exhausted_budget_is_granted_in_the_browser(
         ]
         assert [(d["decided_by"], d["grant"]["model_calls"]) for d in decided] == [("admin", 1)]
         assert len(model.model_requests()) == 2
-    finally:
-        operator.delete(f"/api/agents/{agent_id}")
