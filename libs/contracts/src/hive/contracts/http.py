@@ -1,22 +1,14 @@
-"""The JSON depth rule for free-form values we store; the HTTP mapping is `hive.contracts.problems`.
-
-`HiveError`, `HiveHTTPError` and `problem_response` are re-exported for importers
-of this module's earlier surface (branches in flight); nothing in the tree
-raises `HiveHTTPError` any more.
-"""
+"""The JSON depth rule for free-form values we store; the HTTP mapping is `hive.contracts.problems`."""
 
 from __future__ import annotations
 
 from hive.contracts.errors import ErrorCode
-from hive.contracts.problems import HiveError, HiveHTTPError, problem_response
+from hive.contracts.problems import HiveError
 
 __all__ = [
     "MAX_JSON_DEPTH",
-    "HiveError",
-    "HiveHTTPError",
     "JsonTooDeep",
     "json_depth",
-    "problem_response",
     "refuse_deep_json",
 ]
 

@@ -2,8 +2,6 @@
 
 HiveError                a refusal with a stable `ErrorCode`; no HTTP in it
  ├── UpstreamAnswer      an upstream refused; its own 4xx status (and code) passed on
- ├── HiveHTTPError       compatibility only: a HiveError naming its status itself;
- │                       nothing in the tree raises it (branches in flight may)
  └── each package's own errors (`hive.events` store errors, gateway domains...)
 
 `ProblemDetails` is the plugin every app installs. It maps, once:
@@ -120,27 +118,6 @@ class UpstreamAnswer(HiveError):
         self.upstream_status = upstream_status
 
 
-class HiveHTTPError(HiveError):
-    """Compatibility only: a HiveError that names its HTTP status itself.
-
-    Nothing in the tree raises it; new code raises a HiveError subclass whose code
-    STATUS maps (or UpstreamAnswer to pass an upstream's status on).
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str | None = None,
-        *,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail, code=ErrorCode(code), extra=extra)
-        self.status = status
-        self.headers = headers
-
-
 @dataclass(frozen=True, slots=True)
 class Translation:
     """How a foreign exception (a driver's) reaches the caller: a code and a safe detail."""
@@ -154,8 +131,6 @@ class Translation:
 
 def status_of(exc: HiveError) -> int:
     """The HTTP status a HiveError answers with."""
-    if isinstance(exc, HiveHTTPError):
-        return exc.status
     if isinstance(exc, UpstreamAnswer) and 400 <= exc.upstream_status < 500:
         return exc.upstream_status
     return STATUS.get(exc.code, 500)
@@ -187,7 +162,7 @@ def problem_response(
 
 
 def _hive_error(request: Request[Any, Any, Any], exc: HiveError) -> Response[Problem]:
-    headers = dict(exc.headers or {}) if isinstance(exc, HiveHTTPError) else {}
+    headers: dict[str, str] = {}
     if exc.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, round(exc.retry_after_s + 0.5)))
     return problem_response(
